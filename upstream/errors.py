@@ -1,0 +1,17 @@
+"""User-facing errors: the CLI prints these as one line and exits non-zero, never a traceback."""
+
+from __future__ import annotations
+
+
+class UpstreamError(Exception):
+    """A mistake a user can fix (bad input, missing file, bad flag). Exit code 2 by default."""
+
+    exit_code: int = 2
+
+
+class ConfigError(UpstreamError):
+    """The configuration file is missing, unreadable or breaks the config schema."""
+
+
+class ContractError(UpstreamError):
+    """A data extract breaks the data contract."""
