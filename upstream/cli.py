@@ -65,7 +65,8 @@ def validate(
     report = validate_extract(directory, hubs=cfg.council.hub_names,
                               extract_date=_parse_date(extract_date, "--extract-date"))
     if report.fatal:
-        raise UpstreamError(report.error_text())
+        typer.echo(report.error_text(), err=True)
+        raise typer.Exit(2)
     if quarantine is not None:
         counts = report.quarantine(quarantine)
         for table, (kept, rejected) in counts.items():
