@@ -88,6 +88,7 @@ class ModelConfig(_Frozen):
     bagging_fraction: Annotated[float, Field(gt=0.0, le=1.0)] = 0.8
     lambda_l2: Annotated[float, Field(ge=0.0)] = 1.0
     tune_trials: PositiveInt = 20
+    tune_timeout_seconds: PositiveInt = 900
     registered_name: str = "upstream-risk"
     promotion: PromotionConfig = PromotionConfig()
 
@@ -126,6 +127,8 @@ class ServingConfig(_Frozen):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(gt=0, lt=65536)] = 8000
     database_url: str = "sqlite:///mlruns/upstream.db"
+    # The latest `upstream score` output that the service reads.
+    scores_dir: str = "demo_output/scores"
     list_probability_threshold: Probability = 0.5
     risk_bands: tuple[RiskBand, ...] = (
         RiskBand(name="very high", min=0.3),
