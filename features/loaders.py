@@ -69,12 +69,17 @@ def _to_text(v: object) -> str | None:
 
 
 def _as_strings(frame: pd.DataFrame) -> pd.DataFrame:
-    """Render every column as strings (None for missing) so validation sees what the user wrote."""
+    """Render columns as strings (None for missing) so validation sees what the user wrote.
+
+    Typed date columns stay datetime64 (they are already parsed); string columns pass through untouched.
+    """
     out = {}
     for col in frame.columns:
         s = frame[col]
         if pd.api.types.is_datetime64_any_dtype(s):
-            out[col] = s.dt.strftime("%Y-%m-%d").astype(object).where(s.notna(), None)
+            out[col] = s.dt.tz_localize(None) if getattr(s.dt, "tz", None) is not None else s
+        elif pd.api.types.infer_dtype(s, skipna=True) in ("string", "empty"):
+            out[col] = s.astype(object).where(s.notna(), None)
         else:
             out[col] = s.astype(object).map(_to_text)
     return pd.DataFrame(out, index=frame.index)
@@ -118,7 +123,9 @@ def type_table(raw: pd.DataFrame, name: str) -> pd.DataFrame:
     out = pd.DataFrame(index=raw.index)
     for col, kind in TABLES[name].items():
         s = raw[col] if col in raw.columns else pd.Series(None, index=raw.index, dtype=object)
-        if kind == "date":
+        if kind == "date" and pd.api.types.is_datetime64_any_dtype(s):
+            out[col] = s.astype("datetime64[ns]").dt.normalize()
+        elif kind == "date":
             out[col] = parse_dates(s)
         elif kind == "int":
             out[col] = parse_ints(s)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +20,6 @@ from features.contract import (
     SOURCED_EVENT_TYPES,
     SOURCES,
     TABLES,
-    detail_is_valid,
 )
 from features.loaders import Extract, RawTable, read_raw, type_table
 from upstream import io
@@ -126,6 +126,7 @@ class _Checker:
         self.raw = report.raw[table].frame
         self.typed = report.typed[table]
         self.path = report.raw[table].path
+        self._present: dict[str, pd.Series] = {}
 
     def add(self, column: str, rule: str, mask: pd.Series | np.ndarray) -> None:
         rows = np.flatnonzero(np.asarray(mask, dtype=bool))
@@ -133,7 +134,17 @@ class _Checker:
             self.report.problems.append(Problem(self.table, self.path, column, rule, rows))
 
     def present(self, col: str) -> pd.Series:
-        return self.raw[col].notna() & (self.raw[col].astype(str).str.strip() != "")
+        """Non-missing and not blank; blanks are looked for among distinct values only (fast on big tables)."""
+        if col not in self._present:
+            s = self.raw[col]
+            mask = s.notna()
+            if pd.api.types.is_object_dtype(s):
+                uniq = pd.unique(s[mask])
+                blanks = [u for u in uniq if isinstance(u, str) and not u.strip()]
+                if blanks:
+                    mask &= ~s.isin(blanks)
+            self._present[col] = mask
+        return self._present[col]
 
     def basic(self) -> None:
         """Required values, parseable types, codes that are in their lists, dates not in the future."""
@@ -188,9 +199,14 @@ def _check_events(report: ValidationReport) -> None:
            t["end_date"].notna() & etype.isin(EVENT_TYPES) & ~etype.isin(EPISODE_EVENT_TYPES))
     # detail holds a code, never free text: check it against the code list for its event type.
     has_detail = ck.present("detail")
-    detail_ok = pd.Series(
-        [detail_is_valid(et, d) for et, d in zip(etype, raw["detail"].where(has_detail, None), strict=True)],
-        index=raw.index)
+    # Check each coded event type's details against its own list (vectorised per type).
+    detail_ok = pd.Series(True, index=raw.index)
+    for et, rule in DETAIL_CODES.items():
+        sel = has_detail & (etype == et)
+        if sel.any():
+            vals = raw.loc[sel, "detail"].astype(str)
+            good = vals.str.fullmatch(rule.pattern) if isinstance(rule, re.Pattern) else vals.isin(rule)
+            detail_ok.loc[sel] = good.to_numpy(dtype=bool)
     coded = etype.isin(list(DETAIL_CODES))
     ck.add("detail", "detail is not a valid code for this event type",
            has_detail & coded & ~detail_ok)
