@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO := demo_output
 
-.PHONY: demo test test-all lint bench clean
+.PHONY: demo test test-all lint bench clean browser-deps
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -18,13 +18,33 @@ $(STAMP): pyproject.toml constraints.txt
 
 demo: $(STAMP)
 	$(BIN)/upstream validate examples/tiny_extract --extract-date 2017-03-31
+	$(BIN)/upstream simulate --out $(DEMO)/council
+	$(BIN)/upstream validate $(DEMO)/council --extract-date 2017-03-31
+	$(BIN)/upstream features --data $(DEMO)/council --out $(DEMO)/features.parquet --extract-date 2017-03-31
+	$(BIN)/upstream train --data $(DEMO)/council
+	$(BIN)/upstream promote --reason "make demo: first champion on the simulated council"
+	@# Explained lists per hub from the champion (needs the train + promote steps before it).
+	$(BIN)/upstream score --data $(DEMO)/council --out $(DEMO)/scores
+	@# Last: a demo hub lead for the web service (a new user each run; the token is printed once).
+	@token=$$($(BIN)/upstream users add "demo-hub-lead-$$(date +%Y%m%d%H%M%S)" --role hub_lead --hub Northfield | tail -1) && \
+	  echo && echo "Start the service:  $(BIN)/upstream serve   (http://127.0.0.1:8000/, API docs at /docs)" && \
+	  echo "Sign in as the demo Northfield hub lead with this token (shown once):" && echo "  $$token" && \
+	  echo "API example:  curl -H \"Authorization: Bearer $$token\" http://127.0.0.1:8000/api/hubs/Northfield/list" && \
+	  echo "Decision support only: a practitioner decides."
 
-test: $(STAMP)
+test: $(STAMP) browser-deps
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
 test-all: $(STAMP)
 	$(BIN)/pytest -m ''
+
+# The browser tests drive Debian's chromium through Playwright (never `playwright install`).
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  echo "installing Debian chromium for the browser tests"; \
+	  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

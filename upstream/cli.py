@@ -84,6 +84,209 @@ def validate(
     typer.echo(report.summary_text())
 
 
+@app.command()
+def simulate(
+    out: Annotated[Path, typer.Option("--out", help="Directory to write children, events and truth (Parquet).")],
+    children: Annotated[int | None, typer.Option(
+        help="Children resident at any time (default: config simulation.children); every rate stays the same.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (default: config simulation.seed).")] = None,
+    start: Annotated[str | None, typer.Option(help="First simulated month, YYYY-MM (default: config).")] = None,
+    end: Annotated[str | None, typer.Option(help="Last simulated month, YYYY-MM (default: config).")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Simulate the council: contract tables plus the oracle's ground truth, written to OUT."""
+    from synthetic import simulate as run_simulation
+
+    cfg = _config(config)
+    council = run_simulation(cfg, children=children, seed=seed, start=start, end=end, progress=True)
+    council.write(out)
+    typer.echo(f"{out}: {len(council.children):,} children, {len(council.events):,} events, "
+               f"{len(council.truth):,} truth rows; extract date {council.extract_date:%Y-%m-%d}")
+
+
+@app.command()
+def train(
+    data: Annotated[Path | None, typer.Option(
+        "--data", help="Extract directory (children.*, events.*, optional truth.parquet). "
+                       "Default: simulate the council in the config.")] = None,
+    config: ConfigOption = None,
+    tune: Annotated[bool, typer.Option("--tune", help="Bounded hyperparameter search on validation.")] = False,
+) -> None:
+    """Train LightGBM with temporal splits, evaluate against baselines (and the oracle), log to MLflow."""
+    from training.pipeline import summary, train_from_directory, train_simulated
+
+    cfg = _config(config)
+
+    def say(msg: str) -> None:
+        typer.echo(msg, err=True)
+
+    if data is None:
+        outcome = train_simulated(cfg, tune=tune, log=say)
+    else:
+        outcome = train_from_directory(data, cfg, tune=tune, log=say)
+    typer.echo(summary(outcome))
+
+
+@app.command()
+def models(config: ConfigOption = None) -> None:
+    """List registered model versions with their aliases and key test metrics."""
+    from training.registry import format_versions, list_versions
+
+    typer.echo(format_versions(list_versions(_config(config))))
+
+
+@app.command()
+def promote(
+    reason: Annotated[str, typer.Option("--reason", help="Why this version should become champion (recorded).")],
+    version: Annotated[int | None, typer.Option("--version", help="Version to promote (default: the challenger).")
+                       ] = None,
+    override_fairness: Annotated[bool, typer.Option(
+        "--override-fairness", help="Promote despite a fairness verdict of 'review' (recorded).")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Move the `champion` alias to a version if the promotion gates pass; a refusal names the failed gate."""
+    from training.registry import promote as promote_version
+
+    result = promote_version(_config(config), reason=reason, version=version, override_fairness=override_fairness)
+    for line in result.checks:
+        typer.echo(f"  ok  {line}")
+    previous = f" (was version {result.previous_champion})" if result.previous_champion else " (first champion)"
+    typer.echo(f"{result.name} version {result.version} is now champion{previous}")
+
+
+@app.command()
+def audit(
+    out: Annotated[Path, typer.Option("--out", help="Directory for audit.html, audit.json, model_card.md and "
+                                                    "transparency_record.md.")],
+    version: Annotated[int | None, typer.Option("--version", help="Version to audit.")] = None,
+    alias: Annotated[str | None, typer.Option("--alias", help="Alias to audit (default: challenger).")] = None,
+    data: Annotated[Path | None, typer.Option(
+        "--data", help="The extract, to count early help episodes by age for the age-coverage comparison.")] = None,
+    replicates: Annotated[int | None, typer.Option(
+        "--replicates", help="Bootstrap replicates (default: fairness.bootstrap_replicates).")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Fairness audit of a registered version on its test period; sets the version's fairness verdict tag."""
+    from training.audit import audit_version
+
+    result, name, resolved = audit_version(_config(config), out, version=version, alias=alias, data_dir=data,
+                                           replicates=replicates, log=lambda msg: typer.echo(msg, err=True))
+    typer.echo(f"{name} version {resolved}: fairness verdict {result.verdict}")
+    for reason in result.reasons:
+        typer.echo(f"  review  {reason}")
+    typer.echo(f"report: {out / 'audit.html'} (also logged to the version's MLflow run under fairness/)")
+
+
+@app.command()
+def score(
+    out: Annotated[Path, typer.Option("--out", help="Output directory (replaced atomically).")],
+    data: Annotated[Path | None, typer.Option(
+        "--data", help="Extract directory (children.*, events.*). Default: simulate the council in the config.")
+                    ] = None,
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", help="As-of date, a month end (YYYY-MM-DD). Default: the month end on or before the extract's "
+                        "last date.")] = None,
+    alias: Annotated[str, typer.Option("--alias", help="Registered model alias (or version number).")] = "champion",
+    previous: Annotated[Path | None, typer.Option(
+        "--previous", help="An earlier `upstream score` output: lists then say what changed.")] = None,
+    explain_all: Annotated[bool, typer.Option(
+        "--explain-all", help="SHAP for every child, not only the children of listed families.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Score the cohort with the model behind an alias; write explained lists per hub and locality insight."""
+    from serving.scoring import run_score, summary
+
+    result = run_score(_config(config), out=out, data=data, as_of=_parse_date(as_of, "--as-of"), alias=alias,
+                       previous=previous, explain_all=explain_all, log=lambda msg: typer.echo(msg, err=True))
+    typer.echo(summary(result, out))
+
+
+@app.command("features")
+def features_cmd(
+    data: Annotated[Path, typer.Option("--data", help="Extract directory (children.*, events.*).")],
+    out: Annotated[Path, typer.Option("--out", help="Parquet file to write the feature table to.")],
+    as_of: Annotated[list[str] | None, typer.Option(
+        "--as-of", help="A month-end as-of date (YYYY-MM-DD); repeat for several.")] = None,
+    from_date: Annotated[str | None, typer.Option("--from", help="First as-of date of a grid.")] = None,
+    to_date: Annotated[str | None, typer.Option("--to", help="Last as-of date of a grid.")] = None,
+    every: Annotated[str | None, typer.Option("--every", help="Grid step in months, e.g. 3M.")] = None,
+    extract_date: Annotated[str | None, typer.Option(
+        help="The extract's date (YYYY-MM-DD): validation cut-off and label horizon limit. "
+             "Default: the latest date in the extract.")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Build the point-in-time feature table: one row per child in the cohort per as-of date, with labels."""
+    from features import build_features, feature_columns, load_extract
+    from features.timeline import parse_every, resolve_as_of
+    from upstream.io import write_parquet
+
+    cfg = _config(config)
+    ext_date = _parse_date(extract_date, "--extract-date")
+    dates = [_parse_date(d, "--as-of") for d in as_of or []]
+    extract = load_extract(data, hubs=cfg.council.hub_names, extract_date=ext_date)
+    as_of_dates = resolve_as_of(extract, cfg, as_of=dates, start=_parse_date(from_date, "--from"),
+                                end=_parse_date(to_date, "--to"), every_months=parse_every(every),
+                                extract_date=ext_date)
+    table = build_features(extract, as_of_dates, cfg, extract_date=ext_date)
+    write_parquet(table, out)
+    labelled = table["label"].notna()
+    typer.echo(f"{len(table):,} rows ({table['child_id'].nunique():,} children) x "
+               f"{len(feature_columns(cfg))} features at {len(as_of_dates)} as-of dates "
+               f"({as_of_dates[0]:%Y-%m-%d} to {as_of_dates[-1]:%Y-%m-%d})")
+    typer.echo(f"labels ({cfg.outcome.event_type} within {cfg.outcome.horizon_months} months): "
+               f"{int(labelled.sum()):,} observed, {int(table['label'].sum()):,} positive, "
+               f"{int((~labelled).sum()):,} not yet observed")
+    typer.echo(f"written to {out}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to listen on (default: serving.host).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: serving.port).")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Run the web API and pages (champion model, latest scored lists, audit log). Decision support only."""
+    from serving.api.app import run
+
+    run(_config(config), host=host, port=port)
+
+
+users_app = typer.Typer(help="Users of the web service and their access tokens.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="A unique user name.")],
+    role: Annotated[str, typer.Option(help="hub_lead, governance, data_scientist or admin.")],
+    hub: Annotated[str | None, typer.Option(help="The hub a hub_lead is bound to.")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Create a user and print their token once (only its hash is stored)."""
+    from serving.store import Store
+
+    cfg = _config(config)
+    token = Store(cfg.serving.database_url).add_user(name, role, hub=hub, hubs=cfg.council.hub_names)
+    typer.echo(f"user '{name}' ({role}{', ' + hub if hub else ''}) created. Token (shown once, keep it secret):")
+    typer.echo(token)
+
+
+audit_app = typer.Typer(help="The append-only audit log of identifiable reads.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit-log")
+
+
+@audit_app.command("export")
+def audit_export(
+    out: Annotated[Path, typer.Option("--out", help="File to write: .csv, or .jsonl for JSON lines.")],
+    format: Annotated[str | None, typer.Option("--format", help="csv or jsonl (default: from --out).")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Write the whole audit log (user, time, endpoint, ids returned) for an information-governance officer."""
+    from serving.store import Store
+
+    n = Store(_config(config).serving.database_url).export_audit(out, fmt=format)
+    typer.echo(f"{n:,} audit entries written to {out}")
+
 def main() -> None:
     """Console-script entry point: user mistakes end in one clear line and a non-zero exit."""
     try:

@@ -76,6 +76,7 @@ class PromotionConfig(_Frozen):
 
 class ModelConfig(_Frozen):
     seed: int = 42
+    train_dates: PositiveInt = 8
     validation_dates: PositiveInt = 4
     test_dates: PositiveInt = 4
     calibration: Literal["isotonic", "platt"] = "isotonic"
@@ -95,7 +96,8 @@ class ModelConfig(_Frozen):
 
 class FairnessConfig(_Frozen):
     groups: tuple[str, ...] = (
-        "ethnic_group", "sex", "disability", "age_band", "deprivation_quintile", "hub", "previously_known",
+        "ethnic_group", "ethnicity", "sex", "disability", "age_band", "deprivation_quintile", "hub",
+        "previously_known",
     )
     intersections: tuple[tuple[str, str], ...] = (("ethnic_group", "sex"), ("age_band", "hub"))
     reference_groups: dict[str, str] = Field(default_factory=dict)
@@ -157,6 +159,8 @@ class SimulationConfig(_Frozen):
     seed: int = 2017
     start: Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")] = "2010-04"
     end: Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")] = "2017-03"
+    replicates: Annotated[int, Field(ge=2)] = 32   # oracle Monte-Carlo replicates per as-of date
+    truth_dates: PositiveInt = 9                    # quarterly as-of dates with ground truth (latest labelled back)
 
 
 class Config(_Frozen):

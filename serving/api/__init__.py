@@ -1,0 +1,1 @@
+"""The web API (FastAPI), organised by domain: health, model, scoring, families and lists, decisions, governance."""

@@ -1,0 +1,119 @@
+"""Score one posted family with the code batch scoring uses: contract validation, feature builders, model, reasons.
+
+Nothing here re-implements a rule: the rows are checked by `features.validation.validate_raw` (the same
+checks as `upstream validate`), features come from `features.build_features`, and probabilities, TreeSHAP,
+family risk and reasons from `serving.scoring.score_family` (the code that writes the batch lists).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+
+from features import build_features
+from features.contract import TABLES
+from features.loaders import Extract, RawTable
+from features.timeline import month_end_on_or_before
+from features.validation import MAX_ROWS_SHOWN, validate_raw
+from serving.api.errors import InputProblem
+from serving.api.scoring.schemas import ChildScore, NotScored, ScoreRequest, ScoreResponse
+from serving.model_host import HostedModel
+from serving.scoring import ScoringModel, score_family
+from upstream.config import Config
+
+_ROWS_KEY = {"children": "children", "events": "events"}
+# pandas timestamps stop at 1677; nobody is scored as of a date before their records could exist.
+EARLIEST_AS_OF = date(1900, 1, 1)
+
+
+def _frame(rows: list, table: str) -> pd.DataFrame:
+    """Request rows as the raw (all-string) table validation reads, in the contract's column order."""
+    cols = list(TABLES[table])
+    records = []
+    for r in rows:
+        d = r.model_dump()
+        records.append({c: None if d.get(c) is None else (d[c].isoformat() if isinstance(d[c], date) else str(d[c]))
+                        for c in cols})
+    return pd.DataFrame(records, columns=cols, dtype=object)
+
+
+def raw_tables(req: ScoreRequest) -> dict[str, RawTable]:
+    return {name: RawTable(name=name, path=Path(name), frame=_frame(getattr(req, name), name))
+            for name in ("children", "events")}
+
+
+def check_contract(req: ScoreRequest, hubs: tuple[str, ...], today: pd.Timestamp) -> Extract:
+    """The posted rows under the contract's rules (dates after today are future dates), as typed tables;
+    raise InputProblem naming every broken field ('events[3].event_type: code not in the list ...')."""
+    families = {c.family_id for c in req.children}
+    errors: list[dict[str, str]] = []
+    if len(families) > 1:
+        errors.append({"field": "children[].family_id",
+                       "message": f"one family per request; got {len(families)} family_ids"})
+    report = validate_raw(raw_tables(req), hubs=hubs, extract_date=today)
+    for msg in report.fatal:
+        errors.append({"field": "body", "message": msg})
+    for p in report.problems:
+        for r in p.rows[:MAX_ROWS_SHOWN]:
+            errors.append({"field": f"{_ROWS_KEY[p.table]}[{int(r)}].{p.column}", "message": p.rule})
+    if req.as_of is not None and req.as_of < EARLIEST_AS_OF:
+        errors.append({"field": "as_of", "message": f"date is before {EARLIEST_AS_OF:%Y-%m-%d}"})
+    elif req.as_of is not None and pd.Timestamp(req.as_of) > today:
+        errors.append({"field": "as_of", "message": f"date is after today ({today:%Y-%m-%d})"})
+    if req.child_id is not None and req.child_id not in {c.child_id for c in req.children}:
+        errors.append({"field": "child_id", "message": "not one of the posted children"})
+    if errors:
+        first = errors[0]
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise InputProblem(f"{first['field']}: {first['message']}{more}", errors)
+    return Extract(children=report.typed["children"], events=report.typed["events"], source=None)
+
+
+def _why_not_scored(child: pd.Series, as_of: pd.Timestamp, events: pd.DataFrame) -> str:
+    dob, arrived, left = child["date_of_birth"], child["arrived_on"], child["left_on"]
+    if dob > as_of:
+        return "not born by the as-of date"
+    if dob + pd.DateOffset(years=18) <= as_of:
+        return "18 or over at the as-of date"
+    if arrived > as_of or (pd.notna(left) and left < as_of):
+        return "not resident at the as-of date"
+    care = events[(events["child_id"] == child["child_id"]) & (events["event_type"] == "looked_after")]
+    if ((care["event_date"] <= as_of) & (care["end_date"].isna() | (care["end_date"] > as_of))).any():
+        return "looked after at the as-of date (already in care)"
+    return "not in the cohort at the as-of date"
+
+
+def scoring_model(model: HostedModel) -> ScoringModel:
+    return ScoringModel(booster=model.booster, calibrator=model.calibrator, feature_names=list(model.feature_names),
+                        num_iteration=model.best_iteration, name=model.name, version=model.version)
+
+
+def score_request(req: ScoreRequest, model: HostedModel, config: Config, *,
+                  today: pd.Timestamp | None = None) -> ScoreResponse:
+    today = pd.Timestamp(today if today is not None else pd.Timestamp.today()).normalize()
+    extract = check_contract(req, config.council.hub_names, today)
+    as_of = pd.Timestamp(req.as_of) if req.as_of is not None else month_end_on_or_before(today)
+    table = build_features(extract, [as_of], config, extract_date=today)
+    missing = [c for c in model.feature_names if c not in table.columns]
+    if missing:  # the champion was trained on another feature set: a deployment problem, said plainly
+        raise InputProblem(f"the champion model needs features this service cannot build: {', '.join(missing[:5])}",
+                           status_code=503)
+    subject = "family" if req.child_id is None else "child"
+    rows = table if req.child_id is None else table[table["child_id"] == req.child_id]
+    result: dict = {"family_risk": None, "band": None, "reasons": [], "protective": None, "children": []}
+    if len(rows):
+        # the batch lists' own code: probabilities, TreeSHAP, family risk, reason codes
+        result = score_family(scoring_model(model), rows.reset_index(drop=True), config)
+    scored = {c["child_id"] for c in result["children"]}
+    not_scored = [NotScored(child_id=str(c["child_id"]), why=_why_not_scored(c, as_of, extract.events))
+                  for _, c in extract.children.iterrows()
+                  if str(c["child_id"]) not in scored and req.child_id in (None, str(c["child_id"]))]
+    children = [ChildScore(child_id=c["child_id"], age_years=c["age_years"], probability=c["probability"],
+                           band=config.serving.band_for(c["probability"]), margin=c["margin"])
+                for c in result["children"]]
+    return ScoreResponse(model_version=model.version, as_of=as_of.date(), horizon_months=config.outcome.horizon_months,
+                         family_id=req.children[0].family_id, subject=subject, risk=result["family_risk"],
+                         band=result["band"], reasons=result["reasons"], protective=result["protective"],
+                         children=children, not_scored=not_scored)

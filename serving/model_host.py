@@ -1,0 +1,228 @@
+"""The champion model in a running service: loading it, and hot reload when the `champion` alias moves.
+
+A background thread asks the registry every `reload_interval_seconds` which version the alias points at.
+On a change it loads the new version off to the side while requests keep using the old one, then swaps a
+single reference (an atomic assignment under the GIL), so no request ever sees half a model. If loading
+fails, the old model keeps serving and readiness reports the error until a load succeeds.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+log = logging.getLogger("upstream.serving")
+
+# Artifacts of the training run shown to users when present (the fairness audit and model card).
+CARD_NAMES = ("model_card.md", "model_card.html")
+AUDIT_NAMES = ("audit.json",)
+CHART_SUFFIX = ".png"
+
+
+@dataclass(frozen=True)
+class HostedModel:
+    """One loaded version: what scoring needs (booster, calibrator, feature names) and what users are shown."""
+
+    version: str
+    booster: Any  # lightgbm.Booster
+    calibrator: Any  # training.calibration.MarginCalibrator
+    feature_names: list[str]
+    best_iteration: int | None = None
+    name: str = "upstream-risk"
+    run_id: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    model_card: str | None = None
+    audit: dict | None = None  # the fairness audit.json, if the run has one
+    charts: dict[str, Path] = field(default_factory=dict)  # fairness chart name -> local PNG
+    loaded_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+
+
+class ChampionLoader(Protocol):
+    """Where models come from: the registry in production, a fake in tests."""
+
+    def champion_version(self) -> str | None:
+        """The version the champion alias points at now (None if there is no champion)."""
+
+    def load(self, version: str) -> HostedModel:
+        """Load that version completely, or raise."""
+
+
+class MlflowChampionLoader:
+    """`models:/<registered_name>@champion` from the MLflow registry, via training's registry loader."""
+
+    def __init__(self, name: str = "upstream-risk", *, tracking_uri: str | None = None,
+                 cache_dir: str | Path | None = None) -> None:
+        self.name, self.tracking_uri = name, tracking_uri
+        self.cache_dir = Path(cache_dir or tempfile.mkdtemp(prefix="upstream-serve-"))
+
+    def champion_version(self) -> str | None:
+        from mlflow.exceptions import MlflowException
+
+        from training.tracking import CHAMPION, using_store
+
+        with using_store(self.tracking_uri) as client:
+            try:
+                return str(client.get_model_version_by_alias(self.name, CHAMPION).version)
+            except MlflowException:
+                return None
+
+    def load(self, version: str) -> HostedModel:
+        from training.registry import KEY_METRICS, load_version
+        from training.tracking import using_store
+
+        loaded = load_version(version, name=self.name, tracking_uri=self.tracking_uri)
+        metrics: dict[str, float] = {}
+        card = audit = None
+        charts: dict[str, Path] = {}
+        with using_store(self.tracking_uri) as client:
+            if loaded.run_id:
+                run_metrics = client.get_run(loaded.run_id).data.metrics
+                metrics = {k: float(run_metrics[m]) for k, m in KEY_METRICS.items() if m in run_metrics}
+                card, audit, charts = self._extras(client, loaded.run_id, version)
+        return HostedModel(version=str(loaded.version), booster=loaded.booster, calibrator=loaded.calibrator,
+                           feature_names=list(loaded.feature_names), best_iteration=loaded.best_iteration,
+                           name=loaded.name, run_id=loaded.run_id, tags=dict(loaded.tags), metrics=metrics,
+                           model_card=card, audit=audit, charts=charts)
+
+    def _extras(self, client: Any, run_id: str, version: str) -> tuple[str | None, dict | None, dict[str, Path]]:
+        """The model card, audit.json and fairness charts among the run's artifacts (best effort)."""
+        wanted: list[str] = []
+        stack, seen = [""], 0
+        while stack and seen < 200:  # bounded walk: a run holds a few dozen artifacts
+            path = stack.pop()
+            for info in client.list_artifacts(run_id, path or None):
+                seen += 1
+                base = info.path.rsplit("/", 1)[-1]
+                if info.is_dir:
+                    if base not in ("model", "predictions"):
+                        stack.append(info.path)
+                elif base in CARD_NAMES or base in AUDIT_NAMES or (
+                        base.endswith(CHART_SUFFIX) and ("fairness" in info.path or "audit" in info.path)):
+                    wanted.append(info.path)
+        card = audit = None
+        charts: dict[str, Path] = {}
+        dest = self.cache_dir / f"v{version}"
+        for path in wanted:
+            local = Path(client.download_artifacts(run_id, path, str(dest)))
+            base = local.name
+            if base in CARD_NAMES and card is None:
+                card = local.read_text(encoding="utf-8")
+            elif base in AUDIT_NAMES and audit is None:
+                audit = json.loads(local.read_text(encoding="utf-8"))
+            elif base.endswith(CHART_SUFFIX):
+                charts[local.stem] = local
+        return card, audit, charts
+
+
+@dataclass(frozen=True)
+class HostStatus:
+    version: str | None
+    loaded_at: str | None
+    last_check: str | None
+    error: str | None  # the last failed load (the old model, if any, keeps serving)
+    failed_version: str | None
+
+
+class ModelHost:
+    """Holds the current model and swaps it when the champion alias moves."""
+
+    def __init__(self, loader: ChampionLoader, *, interval_seconds: float = 30.0) -> None:
+        self.loader, self.interval = loader, float(interval_seconds)
+        self._model: HostedModel | None = None
+        self._error: str | None = None
+        self._failed_version: str | None = None
+        self._last_check: str | None = None
+        self._lock = threading.Lock()  # one reload at a time; readers never take it
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def model(self) -> HostedModel | None:
+        return self._model  # a single reference read: always a whole model
+
+    def status(self) -> HostStatus:
+        m = self._model
+        return HostStatus(version=m.version if m else None, loaded_at=m.loaded_at if m else None,
+                          last_check=self._last_check, error=self._error, failed_version=self._failed_version)
+
+    def check(self) -> bool:
+        """Ask the registry once; load and swap if the champion moved. Returns True if the model changed."""
+        with self._lock:
+            self._last_check = datetime.now(UTC).isoformat(timespec="seconds")
+            try:
+                version = self.loader.champion_version()
+            except Exception as exc:  # registry unreachable: keep serving what we have
+                self._error = f"cannot reach the model registry: {type(exc).__name__}: {exc}"
+                log.warning(self._error)
+                return False
+            if version is None:
+                if self._model is None:
+                    self._error = "no champion model registered"
+                return False
+            current = self._model.version if self._model else None
+            if version == current:
+                self._error = self._failed_version = None
+                return False
+            try:
+                new = self.loader.load(version)  # off to the side: requests still use the old model
+            except Exception as exc:
+                self._failed_version = version
+                self._error = f"version {version} failed to load: {type(exc).__name__}: {str(exc)[:300]}"
+                log.error("hot reload: %s; still serving version %s", self._error, current)
+                return False
+            self._model = new  # the swap
+            self._error = self._failed_version = None
+            log.info("hot reload: now serving version %s (was %s)", version, current)
+            return True
+
+    def start(self) -> None:
+        """Load now (without failing if there is no model yet) and poll in a daemon thread."""
+        self.check()
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="upstream-model-reload", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.check()
+            except Exception:  # never let the poller die
+                log.exception("hot reload check failed")
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+
+class StaticLoader:
+    """A loader for one in-memory model (tests, benchmarks): never moves."""
+
+    def __init__(self, model: HostedModel) -> None:
+        self._model = model
+
+    def champion_version(self) -> str | None:
+        return self._model.version
+
+    def load(self, version: str) -> HostedModel:
+        return self._model
+
+
+def wait_for(predicate: Any, timeout: float = 5.0, step: float = 0.02) -> bool:
+    """Poll a condition (test helper for the reload thread)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(step)
+    return bool(predicate())

@@ -1,0 +1,1 @@
+"""Server-rendered pages (Jinja2, no front-end build): sign-in, hub lists, family pages, governance dashboard."""

@@ -1,0 +1,411 @@
+"""Scoring: the cohort at an as-of date through the champion model, into explained lists written as one directory.
+
+`score_cohort` is pure (a model, a feature table, the config in; frames out) so it is tested without the
+registry; `write_scoring` writes the agreed output directory atomically (docs/interfaces.md); `run_score`
+is what `upstream score` calls: load the extract, build the cohort's features, load the model by alias.
+SHAP values are computed only for the children of listed families unless `explain_all` is set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from serving import lists as _lists
+from serving.explain import (
+    Describe,
+    default_describe,
+    explain_rows,
+    explanations_frame,
+    family_reasons,
+    feature_kind,
+    feature_matrix,
+)
+from serving.family import family_risk
+from serving.locality import locality_context, locality_table
+from upstream.config import Config
+from upstream.errors import UpstreamError
+from upstream.io import atomic_dir, write_csv, write_json, write_parquet, write_text
+
+DECISION_SUPPORT = "decision support only: a practitioner decides"
+FAMILY_RISK_ASSUMPTION = ("family risk = 1 - prod(1 - p_child): the children's outcomes are taken as independent "
+                          "given their features; siblings' outcomes are positively correlated, so this is an "
+                          "upper-ish approximation of the chance that any child enters care")
+INTERVAL_METHOD = "expected entries: sum(p) +/- 1.96*sqrt(sum p(1-p)) (Poisson-binomial, normal approximation)"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+SCORE_COLUMNS = ("child_id", "family_id", "hub", "as_of", "age_years", "previously_known", "probability", "margin",
+                 "base_value", "rank_in_hub", "listed")
+
+
+@dataclass(frozen=True)
+class ScoringModel:
+    """What scoring needs from a model: the raw booster (for margins and TreeSHAP) and the margin calibrator."""
+
+    booster: Any  # lightgbm.Booster
+    calibrator: Any  # transform(margin) -> p, or predict_proba / predict on the margin
+    feature_names: list[str]
+    num_iteration: int | None = None
+    name: str = "upstream-risk"
+    version: str | None = None
+    alias: str | None = None
+    run_id: str | None = None
+
+    @classmethod
+    def from_loaded(cls, loaded: Any, *, alias: str | None = None) -> ScoringModel:
+        """From `training.registry.LoadedModel` (or anything with the same attributes)."""
+        return cls(booster=loaded.booster, calibrator=loaded.calibrator, feature_names=list(loaded.feature_names),
+                   num_iteration=getattr(loaded, "best_iteration", None), name=getattr(loaded, "name", "upstream-risk"),
+                   version=None if getattr(loaded, "version", None) is None else str(loaded.version), alias=alias,
+                   run_id=getattr(loaded, "run_id", None))
+
+    @property
+    def label(self) -> str:
+        version = f" version {self.version}" if self.version else ""
+        alias = f" ({self.alias})" if self.alias else ""
+        return f"{self.name}{version}{alias}"
+
+    def calibrate(self, margin: np.ndarray | float) -> np.ndarray:
+        return calibrate(self.calibrator, margin)
+
+
+def calibrate(calibrator: Any, margin: np.ndarray | float) -> np.ndarray:
+    """Calibrated probabilities from raw margins, whatever interface the calibrator has."""
+    m = np.atleast_1d(np.asarray(margin, dtype=np.float64))
+    if hasattr(calibrator, "transform"):
+        p = calibrator.transform(m)
+    elif hasattr(calibrator, "predict_proba"):
+        p = np.asarray(calibrator.predict_proba(m.reshape(-1, 1)))[:, 1]
+    elif hasattr(calibrator, "predict"):
+        p = calibrator.predict(m)
+    else:
+        raise TypeError(f"{type(calibrator).__name__} has no transform, predict_proba or predict")
+    return np.clip(np.asarray(p, dtype=np.float64), 0.0, 1.0)
+
+
+@dataclass
+class ScoringResult:
+    """Everything one scoring run produced, before it is written."""
+
+    as_of: pd.Timestamp
+    model: ScoringModel
+    scores: pd.DataFrame
+    families: pd.DataFrame
+    explanations: pd.DataFrame
+    locality: pd.DataFrame
+    manifest: dict[str, Any]
+    explained_ids: np.ndarray
+    explained_X: np.ndarray
+    explained_shap: np.ndarray
+    base_value: float
+    previous: pd.DataFrame | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _ages(cohort: pd.DataFrame) -> np.ndarray:
+    if "age_months" in cohort.columns:
+        return np.floor(pd.to_numeric(cohort["age_months"], errors="coerce").to_numpy(dtype=float) / 12)
+    if "age_years" in cohort.columns:
+        return np.floor(pd.to_numeric(cohort["age_years"], errors="coerce").to_numpy(dtype=float))
+    return np.full(len(cohort), np.nan)
+
+
+def _hubs(cohort: pd.DataFrame, config: Config) -> np.ndarray:
+    if "hub" in cohort.columns:
+        return cohort["hub"].astype(str).to_numpy(dtype=object)
+    names = np.asarray(config.council.hub_names, dtype=object)
+    return names[pd.to_numeric(cohort["hub_code"]).to_numpy(dtype=int)]
+
+
+def score_children(model: ScoringModel, cohort: pd.DataFrame, config: Config) -> tuple[pd.DataFrame, np.ndarray]:
+    """Calibrated probability and raw margin for every cohort row; returns the scores and the feature matrix."""
+    if cohort.empty:
+        raise UpstreamError("the cohort is empty at this as-of date: no resident children under 18 to score")
+    dates = pd.to_datetime(cohort["as_of"]).unique() if "as_of" in cohort.columns else []
+    if len(dates) > 1:
+        raise UpstreamError(f"score one as-of date at a time; the table holds {len(dates)}")
+    X = feature_matrix(cohort, model.feature_names)
+    margin = np.asarray(model.booster.predict(X, raw_score=True, num_iteration=model.num_iteration), dtype=float)
+    scores = pd.DataFrame({
+        "child_id": cohort["child_id"].astype(str).to_numpy(),
+        "family_id": cohort["family_id"].astype(str).to_numpy(),
+        "hub": _hubs(cohort, config),
+        "as_of": pd.to_datetime(cohort["as_of"]).to_numpy() if "as_of" in cohort.columns else pd.NaT,
+        "age_years": pd.array(_ages(cohort), dtype="Int64") if len(cohort) else pd.array([], dtype="Int64"),
+        "previously_known": cohort["previously_known"].astype(bool).to_numpy() if "previously_known" in cohort
+        else False,
+        "probability": model.calibrate(margin),
+        "margin": margin,
+    })
+    scores = scores.sort_values(["hub", "probability", "child_id"], ascending=[True, False, True], kind="stable")
+    scores["rank_in_hub"] = scores.groupby("hub", sort=False).cumcount() + 1
+    order = scores.index.to_numpy()
+    return scores.reset_index(drop=True), X[order]
+
+
+def _family_slices(family_ids: np.ndarray) -> dict[str, np.ndarray]:
+    """family_id -> row positions, for rows in any order."""
+    order = np.argsort(family_ids, kind="stable")
+    sorted_ids = family_ids[order]
+    starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]]) if len(order) else np.zeros(0, int)
+    ends = np.r_[starts[1:], len(order)]
+    return {sorted_ids[a]: order[a:b] for a, b in zip(starts, ends, strict=True)}
+
+
+def _fingerprint(cohort: pd.DataFrame, feature_names: list[str]) -> str:
+    cols = [c for c in ("child_id", "as_of", *feature_names) if c in cohort.columns]
+    return hashlib.sha256(pd.util.hash_pandas_object(cohort[cols], index=False).values.tobytes()).hexdigest()[:16]
+
+
+def score_cohort(model: ScoringModel, cohort: pd.DataFrame, config: Config, *,
+                 previous: pd.DataFrame | None = None, explain_all: bool = False, describe: Describe | None = None,
+                 data_fingerprint: str | None = None, extract_date: pd.Timestamp | None = None) -> ScoringResult:
+    """Score one as-of date's cohort: children's risks, family risks and lists, SHAP for the listed families'
+    children (everyone with `explain_all`), reasons, what changed since `previous` (a families table), locality."""
+    describe = describe or default_describe()
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    scores, X = score_children(model, cohort, config)
+    timings["predict"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    families = _lists.rank_families(scores, config)
+    listed_ids = set(families.loc[families["listed"], "family_id"])
+    scores["listed"] = scores["family_id"].isin(listed_ids)
+    explain_mask = np.ones(len(scores), bool) if explain_all else scores["listed"].to_numpy()
+    ids = scores["child_id"].to_numpy(dtype=object)[explain_mask]
+    X_exp = X[explain_mask]
+    shap, base = explain_rows(model.booster, X_exp, model.feature_names, num_iteration=model.num_iteration)
+    scores["base_value"] = base
+    timings["shap"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    exp_scores = scores.loc[explain_mask].reset_index(drop=True)
+    slices = _family_slices(exp_scores["family_id"].to_numpy(dtype=object))
+    probs, ages = exp_scores["probability"].to_numpy(), exp_scores["age_years"].to_numpy(dtype=float, na_value=np.nan)
+    reasons_col, features_col, groups_col, protective_col = {}, {}, {}, {}
+    for fid, rows in slices.items():
+        reasons, protective = family_reasons(ids[rows], X_exp[rows], shap[rows], model.feature_names,
+                                             probabilities=probs[rows], ages=ages[rows], describe=describe)
+        reasons_col[fid] = json.dumps([r.text for r in reasons])
+        features_col[fid] = json.dumps([r.feature for r in reasons])
+        groups_col[fid] = json.dumps([r.group for r in reasons])
+        protective_col[fid] = protective.text if protective is not None else None
+    families["reasons"] = families["family_id"].map(reasons_col).fillna("[]")
+    families["reason_features"] = families["family_id"].map(features_col).fillna("[]")
+    families["reason_groups"] = families["family_id"].map(groups_col).fillna("[]")
+    families["protective"] = families["family_id"].map(protective_col).astype(object)
+    families["protective"] = families["protective"].where(families["protective"].notna(), None)
+    families["changes"] = _lists.what_changed(families, previous)
+    timings["reasons"] = time.perf_counter() - t0
+
+    locality = locality_table(scores, families, config, explained_hubs=exp_scores["hub"].to_numpy(dtype=object),
+                              shap=shap, feature_names=model.feature_names)
+    explanations = explanations_frame(ids, X_exp, shap, model.feature_names)
+    as_of = pd.Timestamp(scores["as_of"].iloc[0]) if scores["as_of"].notna().any() else pd.NaT
+    manifest = {
+        "model": {"name": model.name, "version": model.version, "alias": model.alias, "run_id": model.run_id},
+        "as_of": None if pd.isna(as_of) else f"{as_of:%Y-%m-%d}",
+        "extract_date": None if extract_date is None else f"{pd.Timestamp(extract_date):%Y-%m-%d}",
+        "data_fingerprint": data_fingerprint or _fingerprint(cohort, model.feature_names),
+        "config_hash": config.config_hash(),
+        "counts": {
+            "children": int(len(scores)), "families": int(len(families)),
+            "families_listed": int(families["listed"].sum()), "children_listed": int(scores["listed"].sum()),
+            "children_explained": int(explain_mask.sum()),
+            "families_listed_by_hub": {h: int(n) for h, n in
+                                       families[families["listed"]].groupby("hub").size().items()},
+        },
+        "explained": "all children" if explain_all else "children of listed families",
+        "list_rule": (f"per hub: the top `capacity` families by family risk, plus any family with risk >= "
+                      f"{config.serving.list_probability_threshold}"),
+        "family_risk": FAMILY_RISK_ASSUMPTION,
+        "interval": INTERVAL_METHOD,
+        "previous": previous is not None,
+        "notice": DECISION_SUPPORT,
+    }
+    return ScoringResult(as_of=as_of, model=model, scores=scores[list(SCORE_COLUMNS)], families=families,
+                         explanations=explanations, locality=locality, manifest=manifest, explained_ids=ids,
+                         explained_X=X_exp, explained_shap=shap, base_value=base, previous=previous, timings=timings)
+
+
+def _environment():  # noqa: ANN202 - jinja2.Environment
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+    # autoescape everything: family ids and reasons come from data
+    return Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=StrictUndefined,
+                       trim_blocks=True, lstrip_blocks=True)
+
+
+def _charts(result: ScoringResult, lists_dir: Path, describe: Describe, *, workers: int | None = None) -> int:
+    """One waterfall PNG per listed family, for its highest-risk child. Drawn on a few threads: PNG encoding
+    releases the GIL, which halves the time on two cores."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from serving.charts import waterfall_png
+
+    fam = result.families[result.families["listed"]]
+    pos = {cid: i for i, cid in enumerate(result.explained_ids)}
+    best = (result.scores[result.scores["listed"]].sort_values(["family_id", "probability", "child_id"],
+                                                               ascending=[True, False, True])
+            .drop_duplicates("family_id").set_index("family_id"))
+    risk = fam.set_index("family_id")["family_risk"]
+
+    def draw(fid: str, hub: str) -> Path:
+        child = best.loc[fid]
+        i = pos[child["child_id"]]
+        age = "" if pd.isna(child["age_years"]) else f", aged {int(child['age_years'])}"
+        title = (f"Family {fid}: child {child['child_id']}{age}, risk {_lists.percent(child['probability'])} "
+                 f"(family {_lists.percent(risk[fid])})")
+        return waterfall_png(result.explained_shap[i], result.explained_X[i], result.model.feature_names,
+                             result.base_value, lists_dir / _lists.hub_slug(hub) / f"{fid}.png",
+                             calibrate=lambda m: float(result.model.calibrate(m)[0]), title=title, describe=describe)
+
+    for hub in set(fam["hub"]):
+        (lists_dir / _lists.hub_slug(hub)).mkdir(parents=True, exist_ok=True)
+    workers = workers or min(4, os.cpu_count() or 1)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        done = list(pool.map(draw, fam["family_id"], fam["hub"]))
+    return len(done)
+
+
+def write_scoring(result: ScoringResult, out: str | Path, config: Config, *, charts: bool = True,
+                  describe: Describe | None = None) -> Path:
+    """Write the scoring output directory (docs/interfaces.md) atomically: all of it appears, or none."""
+    describe = describe or default_describe()
+    env = _environment()
+    hubs = [*config.council.hub_names, *sorted(set(result.families["hub"]) - set(config.council.hub_names))]
+    t0 = time.perf_counter()
+    with atomic_dir(out) as tmp:
+        write_parquet(result.scores, tmp / "scores.parquet")
+        write_parquet(result.explanations, tmp / "explanations.parquet")
+        write_parquet(_lists.family_record(result.families), tmp / "families.parquet")
+        lists_dir = tmp / "lists"
+        lists_dir.mkdir()
+        t1 = time.perf_counter()
+        n_charts = _charts(result, lists_dir, describe) if charts else 0
+        result.timings["charts"] = time.perf_counter() - t1
+        for hub in hubs:
+            slug = _lists.hub_slug(hub)
+            write_csv(_lists.hub_list(result.families, hub), lists_dir / f"{slug}.csv")
+            ctx = _lists.list_context(result.families, hub, config=config, as_of=result.as_of,
+                                      chart_dir=slug if charts else None, previous=result.previous,
+                                      model_label=result.model.label)
+            write_text(env.get_template("hub_list.html").render(**ctx), lists_dir / f"{slug}.html")
+        write_csv(result.locality, tmp / "locality.csv")
+        ctx = locality_context(result.locality, as_of=result.as_of, config=config, model_label=result.model.label,
+                               notice=_lists.NOTICE)
+        ctx["drivers_over"] = ("all children" if result.manifest["explained"] == "all children"
+                               else "the children of listed families")
+        write_text(env.get_template("locality.html").render(**ctx), tmp / "locality.html")
+        result.timings["write"] = time.perf_counter() - t0
+        manifest = {**result.manifest, "charts": n_charts,
+                    "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "timings_seconds": {k: round(v, 3) for k, v in result.timings.items()}}
+        write_json(manifest, tmp / "manifest.json")
+    return Path(out)
+
+
+def default_as_of(last_date: pd.Timestamp) -> pd.Timestamp:
+    """The month end on or before the extract's last date."""
+    d = pd.Timestamp(last_date).normalize()
+    return d if d.is_month_end else (d - pd.offsets.MonthEnd(1)).normalize()
+
+
+def run_score(config: Config, *, out: str | Path, data: str | Path | None = None, as_of: pd.Timestamp | None = None,
+              alias: str = "champion", previous: str | Path | None = None, explain_all: bool = False,
+              charts: bool = True, tracking_uri: str | None = None, model: ScoringModel | None = None,
+              log: Callable[[str], None] | None = None) -> ScoringResult:
+    """`upstream score`: load the extract (or simulate the configured council), build the cohort's features at
+    the as-of date, load the model behind `alias`, score, explain and write the output directory."""
+    import features
+
+    say = log or (lambda _msg: None)
+    timings: dict[str, float] = {}
+    # everything a user can get wrong is checked before the slow steps (simulating, building features)
+    prev = _lists.read_previous(previous) if previous is not None else None
+    if as_of is not None:
+        as_of = pd.Timestamp(as_of).normalize()
+        if not as_of.is_month_end:
+            raise UpstreamError(f"--as-of {as_of:%Y-%m-%d} is not a month end (as-of dates are month ends, "
+                                f"e.g. {default_as_of(as_of):%Y-%m-%d})")
+    if data is not None and not Path(data).is_dir():
+        raise UpstreamError(f"--data {data}: no such directory")
+    t0 = time.perf_counter()
+    if model is None:
+        model = load_model(config, alias=alias, tracking_uri=tracking_uri)
+    timings["model"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    if data is None:
+        import synthetic
+
+        council = synthetic.simulate(config)
+        extract = features.Extract(children=council.children, events=council.events, source=None)
+    else:
+        extract = features.load_extract(Path(data), hubs=config.council.hub_names)
+    timings["load"] = time.perf_counter() - t0
+    last = extract.last_date
+    if as_of is None:
+        as_of = default_as_of(last)
+    elif as_of > last:
+        raise UpstreamError(f"--as-of {as_of:%Y-%m-%d} is after the extract's last date {last:%Y-%m-%d}")
+    t0 = time.perf_counter()
+    cohort = features.build_features(extract, [as_of], config, extract_date=last)
+    timings["features"] = time.perf_counter() - t0
+    say(f"cohort at {as_of:%Y-%m-%d}: {len(cohort):,} children; model {model.label}")
+    result = score_cohort(model, cohort, config, previous=prev, explain_all=explain_all,
+                          data_fingerprint=extract.fingerprint(), extract_date=last)
+    result.timings = {**timings, **result.timings}
+    write_scoring(result, out, config, charts=charts)
+    return result
+
+
+def load_model(config: Config, *, alias: str = "champion", tracking_uri: str | None = None) -> ScoringModel:
+    """The registered model behind an alias (or a version number), ready for scoring."""
+    from training.registry import load_version
+
+    loaded = load_version(alias, name=config.model.registered_name, tracking_uri=tracking_uri)
+    return ScoringModel.from_loaded(loaded, alias=alias if not str(alias).isdigit() else None)
+
+
+def summary(result: ScoringResult, out: str | Path) -> str:
+    """What `upstream score` prints."""
+    c = result.manifest["counts"]
+    lines = [f"scored {c['children']:,} children in {c['families']:,} families at {result.manifest['as_of']} "
+             f"with {result.model.label}",
+             f"listed {c['families_listed']:,} families ({c['children_listed']:,} children); "
+             f"explained {c['children_explained']:,} children",
+             "per hub: " + ", ".join(f"{h} {n}" for h, n in c["families_listed_by_hub"].items()),
+             "seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in result.timings.items()),
+             f"written to {out}", DECISION_SUPPORT]
+    return "\n".join(lines)
+
+
+def score_family(model: ScoringModel, rows: pd.DataFrame, config: Config, *, describe: Describe | None = None
+                 ) -> dict[str, Any]:
+    """One family's risk, children, reasons and protective factor (the same rules as the lists), for the API."""
+    scores, X = score_children(model, rows, config)
+    shap, base = explain_rows(model.booster, X, model.feature_names, num_iteration=model.num_iteration)
+    ages = scores["age_years"].to_numpy(dtype=float, na_value=np.nan)
+    reasons, protective = family_reasons(scores["child_id"].to_numpy(dtype=object), X, shap, model.feature_names,
+                                         probabilities=scores["probability"].to_numpy(), ages=ages,
+                                         describe=describe)
+    risk = family_risk(scores["probability"].to_numpy())
+    return {
+        "family_risk": risk, "band": config.serving.band_for(risk), "base_value": base,
+        "children": [{"child_id": c, "age_years": None if pd.isna(a) else int(a), "probability": float(p),
+                      "margin": float(m)} for c, a, p, m in zip(scores["child_id"], ages, scores["probability"],
+                                                                scores["margin"], strict=True)],
+        "reasons": [r.text for r in reasons], "reason_features": [r.feature for r in reasons],
+        "protective": protective.text if protective is not None else None, "notice": DECISION_SUPPORT,
+        "signals": sorted({feature_kind(r.feature)[1] for r in reasons}),
+    }

@@ -1,0 +1,180 @@
+"""simulate(): run the simulated council month by month and turn its records into the contract tables and truth."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
+from multiprocessing import get_context
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from features.contract import DISABILITY_CODES, EPISODE_EVENT_TYPES, ETHNICITY_CODES, EVENT_TYPES, SEX_CODES, SOURCES
+from synthetic._calendar import first_day, month_end, parse_month, to_datetime
+from synthetic._council import SimulatedCouncil
+from synthetic._mechanism import Mechanism
+from synthetic._oracle import Oracle
+from synthetic._population import arrivals, initial_population
+from synthetic._recorder import ETYPE, Recorder, detail_text
+from synthetic._state import ARCHIVE_FIELDS, State
+from synthetic._step import step
+from upstream.config import Config
+from upstream.errors import UpstreamError
+
+# Years simulated before the start, unrecorded, so the council already has children in care and on plans.
+BURN_IN_YEARS = 10
+AS_OF_EVERY = 3  # as-of dates are quarterly, anchored at the last simulated month end
+
+
+def truth_months(m_start: int, m_end: int, horizon: int, count: int) -> list[int]:
+    """The `count` latest quarterly as-of months whose horizon ends inside the simulated period."""
+    months = [m for m in range(m_end, m_start - 1, -AS_OF_EVERY) if m + horizon <= m_end]
+    return sorted(months[:count])
+
+
+def simulate(config: Config, *, children: int | None = None, seed: int | None = None,
+             start: str | pd.Timestamp | None = None, end: str | pd.Timestamp | None = None,
+             progress: bool = False, mechanism: Mechanism | None = None, truth: bool = True,
+             workers: int | None = None) -> SimulatedCouncil:
+    """Simulate the council from `start` to `end` (YYYY-MM, inclusive) with about `children` children resident.
+
+    Defaults come from `config.simulation`; hubs from `config.council.hubs`. `truth=False` skips the oracle
+    (the contract tables are unchanged: the oracle has its own random stream). The oracle's replicates run on
+    `workers` processes beside the main simulation (default: up to 2; 0 or 1 runs them inline); the output
+    does not depend on it.
+    """
+    sim = config.simulation
+    target = sim.children if children is None else int(children)
+    if target <= 0:
+        raise UpstreamError(f"--children must be positive, got {target}")
+    seed = sim.seed if seed is None else int(seed)
+    m0 = parse_month(start if start is not None else sim.start, "start")
+    m1 = parse_month(end if end is not None else sim.end, "end")
+    if m1 < m0:
+        raise UpstreamError(f"end ({end or sim.end}) is before start ({start or sim.start})")
+    horizon = config.outcome.horizon_months
+    hubs = config.council.hub_names
+    mech = mechanism or Mechanism()
+    rng = np.random.default_rng(seed)
+    mb = m0 - 12 * BURN_IN_YEARS
+    st = initial_population(target, mb, rng, mech, len(hubs))
+    rec = Recorder()
+    want = set(truth_months(m0, m1, horizon, sim.truth_dates)) if truth else set()
+    workers = min(2, os.cpu_count() or 1) if workers is None else workers
+    with ExitStack() as stack:
+        executor = None
+        if want and workers > 1:
+            executor = stack.enter_context(ProcessPoolExecutor(workers, mp_context=get_context("fork")))
+        oracle = Oracle(mech, seed, sim.replicates, horizon, executor)
+        for m in tqdm(range(mb, m1 + 1), disable=not progress, desc="simulating", unit="month"):
+            rec.points = m >= m0
+            step(st, m, rng, mech, rec=rec)
+            arrivals(st, m, rng, mech, target, len(hubs), rec)
+            if m in want:
+                oracle.submit(st, m)
+            if (m - mb) % 12 == 11:
+                st.shed()
+        parts = oracle.results(progress=progress)
+    return _tables(st, rec, parts, hubs, m0, m1, horizon, seed)
+
+
+def _ids(prefix: str, uids: np.ndarray, size: int) -> np.ndarray:
+    """uid -> pseudonymous id string (by rank among those kept); None for uids not kept."""
+    width = max(6, len(str(len(uids))))
+    lookup = np.full(size, None, dtype=object)
+    lookup[np.sort(uids)] = [f"{prefix}{i:0{width}d}" for i in range(1, len(uids) + 1)]
+    return lookup
+
+
+def _tables(st: State, rec: Recorder, parts: list, hubs: tuple[str, ...], m0: int, m1: int, horizon: int,
+            seed: int) -> SimulatedCouncil:
+    start_day = int(first_day(m0))
+    st.shed()
+    arch = {c: np.concatenate([a[c] for a in st.archive]) for c in ARCHIVE_FIELDS}
+    k = st.kid
+    fi = k["fam"]
+    now = {"uid": k["uid"], "fam_uid": st.fam["uid"][fi], "hub": st.fam["hub"][fi],
+           "decile": st.fam["decile"][fi], **{c: k[c] for c in ARCHIVE_FIELDS[4:]}}
+    ch = {c: np.concatenate([arch[c], now[c]]) for c in ARCHIVE_FIELDS}
+    keep = (ch["left"] < 0) | (ch["left"] >= start_day)  # resident at some time since the records began
+    ch = {c: v[keep] for c, v in ch.items()}
+    order = np.argsort(ch["uid"], kind="stable")
+    ch = {c: v[order] for c, v in ch.items()}
+    child_id = _ids("C", ch["uid"], st.next_kid_uid)
+    fams = np.unique(ch["fam_uid"])
+    family_id = _ids("F", fams, st.next_fam_uid)
+    children = pd.DataFrame({
+        "child_id": child_id[ch["uid"]],
+        "family_id": family_id[ch["fam_uid"]],
+        "date_of_birth": to_datetime(ch["dob"]),
+        "sex": np.asarray(SEX_CODES, dtype=object)[ch["sex"]],
+        "ethnicity": np.asarray(ETHNICITY_CODES, dtype=object)[ch["eth"]],
+        "disability": np.asarray(DISABILITY_CODES, dtype=object)[ch["disrec"]],
+        "hub": np.asarray(hubs, dtype=object)[ch["hub"]],
+        "deprivation_decile": pd.array(ch["decile"].astype(np.int64), dtype="Int64"),
+        "arrived_on": to_datetime(ch["arr"]),
+        "left_on": to_datetime(ch["left"]),
+    })
+
+    ev = rec.columns()
+    episode = np.isin(ev["etype"], [ETYPE[t] for t in EPISODE_EVENT_TYPES])
+    keep = (ev["day"] >= start_day) | (episode & ((ev["end"] < 0) | (ev["end"] >= start_day)))
+    handle = np.flatnonzero(keep)
+    ev = {c: v[keep] for c, v in ev.items()}
+    order = np.lexsort((handle, ev["day"]))
+    ev = {c: v[order] for c, v in ev.items()}
+    n = len(order)
+    child = np.full(n, None, dtype=object)
+    has_child = ev["child"] >= 0
+    child[has_child] = child_id[ev["child"][has_child]]
+    source = np.full(n, None, dtype=object)
+    has_source = ev["source"] >= 0
+    source[has_source] = np.asarray(SOURCES, dtype=object)[ev["source"][has_source]]
+    events = pd.DataFrame({
+        "event_id": [f"E{i:08d}" for i in range(1, n + 1)],
+        "family_id": family_id[ev["fam"]],
+        "child_id": child,
+        "event_type": np.asarray(EVENT_TYPES, dtype=object)[ev["etype"]],
+        "event_date": to_datetime(ev["day"]),
+        "end_date": to_datetime(ev["end"]),
+        "source": source,
+        "detail": detail_text(ev["detail"]),
+    })
+    truth = _truth(parts, ev, child_id, horizon)
+    return SimulatedCouncil(children=children, events=events, truth=truth,
+                            start=pd.Timestamp(np.datetime64(start_day, "D")), end=month_end(m1), seed=seed)
+
+
+def _truth(parts: list, ev: dict[str, np.ndarray], child_id: np.ndarray, horizon: int) -> pd.DataFrame:
+    """Oracle rows plus the realised outcome, read from the main simulation's own care entries."""
+    if not parts:
+        return pd.DataFrame({"child_id": pd.Series(dtype=object), "as_of": pd.Series(dtype="datetime64[ns]"),
+                             "p_true": pd.Series(dtype=float), "p_true_se": pd.Series(dtype=float),
+                             "entered": pd.Series(dtype=bool), "route": pd.Series(dtype=object)})
+    months = np.concatenate([np.full(len(u), m) for m, u, _, _ in parts])
+    uid = np.concatenate([u for _, u, _, _ in parts])
+    la = ev["etype"] == ETYPE["looked_after"]
+    e_uid, e_day, e_need = ev["child"][la], ev["day"][la].astype(np.int64), ev["detail"][la]
+    order = np.lexsort((e_day, e_uid))
+    e_uid, e_day, e_need = e_uid[order], e_day[order], e_need[order]
+    shift = 1 << 22
+    keys = e_uid * shift + e_day
+    as_of_day = first_day(months + 1) - 1
+    horizon_end = first_day(months + 1 + horizon) - 1
+    idx = np.searchsorted(keys, uid * shift + as_of_day, side="right")  # first entry after the as-of date
+    idx_c = np.minimum(idx, max(len(keys) - 1, 0))
+    entered = (idx < len(keys)) & (e_uid[idx_c] == uid) & (e_day[idx_c] <= horizon_end) if len(keys) \
+        else np.zeros(len(uid), bool)
+    route = np.full(len(uid), None, dtype=object)
+    if entered.any():
+        route[entered] = detail_text(e_need[idx_c[entered]])
+    return pd.DataFrame({
+        "child_id": child_id[uid],
+        "as_of": to_datetime(as_of_day),
+        "p_true": np.concatenate([p for _, _, p, _ in parts]),
+        "p_true_se": np.concatenate([s for _, _, _, s in parts]),
+        "entered": entered,
+        "route": route,
+    })

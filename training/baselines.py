@@ -1,0 +1,73 @@
+"""Baselines on the same splits: logistic regression on standardised features, and the referral-count rule."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from upstream.errors import UpstreamError
+
+
+class LogisticBaseline:
+    """Logistic regression on mean-imputed (with missing indicators), standardised feature columns."""
+
+    def __init__(self, *, C: float = 1.0, max_iter: int = 2000) -> None:
+        self.C = C
+        self.max_iter = max_iter
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray) -> LogisticBaseline:
+        self.feature_names_ = list(X.columns)
+        self.pipeline_: Pipeline = make_pipeline(
+            SimpleImputer(strategy="mean", add_indicator=True, keep_empty_features=True),
+            StandardScaler(),
+            LogisticRegression(C=self.C, max_iter=self.max_iter),
+        )
+        self.pipeline_.fit(X.to_numpy(dtype=float), np.asarray(y, int))
+        return self
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        return self.pipeline_.predict_proba(X[self.feature_names_].to_numpy(dtype=float))[:, 1]
+
+
+def find_rule_columns(feature_names: list[str]) -> tuple[str, str | None]:
+    """The referral count over the last 12 months and (if present) the days since the last referral.
+
+    The feature set names them `n_referral_12m` and `days_since_referral`; other spellings are searched for.
+    """
+    if "n_referral_12m" in feature_names:
+        return "n_referral_12m", ("days_since_referral" if "days_since_referral" in feature_names else None)
+    count = [c for c in feature_names if "referral" in c and "12m" in c and "day" not in c and "since" not in c]
+    recency = [c for c in feature_names if "referral" in c and ("since" in c or "days" in c)]
+    if not count:
+        raise UpstreamError("the feature table has no 12-month referral count column for the rule baseline")
+    count.sort(key=len)
+    recency.sort(key=len)
+    return count[0], (recency[0] if recency else None)
+
+
+class ReferralRule:
+    """What a service would do without ML: rank by referrals in the last 12 months, ties by the latest one."""
+
+    def __init__(self, *, count_column: str | None = None, recency_column: str | None = None) -> None:
+        self.count_column = count_column
+        self.recency_column = recency_column
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray | None = None) -> ReferralRule:
+        found_count, found_recency = find_rule_columns(list(X.columns))
+        self.count_column_ = self.count_column or found_count
+        self.recency_column_ = self.recency_column or found_recency
+        return self
+
+    def score(self, X: pd.DataFrame) -> np.ndarray:
+        """count + a tie-break in [0, 0.5] that grows as the last referral gets more recent."""
+        count = X[self.count_column_].to_numpy(dtype=float)
+        count = np.nan_to_num(count, nan=0.0)
+        if self.recency_column_ is None:
+            return count
+        days = X[self.recency_column_].to_numpy(dtype=float)
+        recent = np.where(np.isnan(days), 0.0, 0.5 / (1.0 + np.clip(days, 0, None)))
+        return count + recent
