@@ -73,8 +73,16 @@ def pick_family(extract, config) -> tuple[dict, dict]:  # noqa: ANN001
     sizes = extract.children.groupby("family_id").size()
     as_of = pd.Timestamp(extract.last_date).normalize()
     as_of = as_of if as_of.is_month_end else (as_of - pd.offsets.MonthEnd(1)).normalize()
-    candidates = counts[(counts >= 15) & (counts <= 60)].index.intersection(sizes[sizes >= 3].index)
-    family = sorted(candidates)[0] if len(candidates) else counts.idxmax()
+    candidates = sorted(counts[(counts >= 15) & (counts <= 60)].index.intersection(sizes[sizes >= 3].index))
+    cols = features.feature_columns(config)
+    family, table = None, None
+    for fid in [*candidates[:200], counts.idxmax()]:  # the first with at least 3 children in the cohort
+        built = features.build_features(
+            features.Extract(children=extract.children[extract.children["family_id"] == fid],
+                             events=ev[ev["family_id"] == fid]), [as_of], config)
+        if len(built) >= 3 or (fid == counts.idxmax() and family is None):
+            family, table = fid, built
+            break
     children = extract.children[extract.children["family_id"] == family]
     events = ev[ev["family_id"] == family]
 
@@ -95,12 +103,11 @@ def pick_family(extract, config) -> tuple[dict, dict]:  # noqa: ANN001
         return out
 
     body = {"children": rows(children), "events": rows(events), "as_of": f"{as_of:%Y-%m-%d}"}
-    table = features.build_features(features.Extract(children=children, events=events), [as_of], config)
-    cols = features.feature_columns(config)
     row = table[cols].iloc[[0]].astype("float64")
     mlflow_body = {"dataframe_split": {"columns": cols, "data": [[None if pd.isna(v) else float(v) for v in
                                                                   row.iloc[0]]]}}
-    print(f"family {family}: {len(children)} children, {len(events)} events, as of {as_of:%Y-%m-%d}; "
+    print(f"family {family}: {len(children)} children ({len(table)} in the cohort), {len(events)} events, "
+          f"as of {as_of:%Y-%m-%d}; "
           f"body {len(json.dumps(body)):,} bytes")
     return body, mlflow_body
 
@@ -149,9 +156,13 @@ def run_wrk(url: str, body: dict, *, connections: int, seconds: int, token: str 
 
 def measure(label: str, url: str, body: dict, *, token: str | None, seconds: int, tmp: Path) -> dict:
     run_wrk(url, body, connections=1, seconds=2, token=token, tmp=tmp)  # warm up
-    res = {c: run_wrk(url, body, connections=c, seconds=seconds, token=token, tmp=tmp) for c in (1, 8, 32)}
+    res = {}
+    for c in (1, 8, 32):
+        load = os.getloadavg()[0]  # the machine may be busy with other work: say so next to the figures
+        res[c] = {**run_wrk(url, body, connections=c, seconds=seconds, token=token, tmp=tmp), "load": load}
     for c, r in res.items():
         print(f"  {label:<22} {c:>2} clients: p50 {r['p50']:7.1f} ms  p99 {r['p99']:7.1f} ms  {r['rps']:7.1f} req/s"
+              f"  (load average {r['load']:.2f} before the run)"
               + (f"  non-2xx {r['non2xx']}" if r["non2xx"] else "") + (f"  {r['socket_errors']}"
                                                                        if r["socket_errors"] else ""))
     return res
@@ -173,7 +184,9 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-serve-"))
     cfg_data = small_config(args.children)
     config = parse_config(cfg_data)
-    tracking = args.tracking_uri or f"sqlite:///{tmp / 'mlflow.db'}"
+    # the trained model's store outlives this run (tmp is removed at the end), so it can be reused
+    store_dir = None if args.tracking_uri else Path(tempfile.mkdtemp(prefix="bench-serve-mlflow-"))
+    tracking = args.tracking_uri or f"sqlite:///{store_dir / 'mlflow.db'}"
     t0 = time.perf_counter()
     import features
     import synthetic
@@ -186,7 +199,7 @@ def main() -> None:
         extract = features.Extract(children=council.children, events=council.events)
     else:
         print(f"training a small model ({args.children:,} simulated children) in {tracking} ...")
-        version, extract = train_champion(config, tracking)
+        version, extract = train_champion(config, tracking)  # artifacts go beside the SQLite store
     print(f"model {NAME} version {version} ready ({time.perf_counter() - t0:.0f}s)")
     body, mlflow_body = pick_family(extract, config)
 

@@ -85,6 +85,9 @@ class _SignalQuery:
         out[self.active] = active_values
 
     def count(self, out: np.ndarray, window: int | None) -> None:
+        if not len(self.active):  # no row has a record of this signal (most signals, for one family)
+            out[:] = 0.0
+            return
         self._fill(out, self.upto("t") if window is None else self.upto("t") - self.upto(window))
 
     def days_since(self, out: np.ndarray) -> None:
@@ -99,6 +102,9 @@ class _SignalQuery:
         self._fill(out, values, np.nan)
 
     def trend(self, out: np.ndarray, months: int) -> None:
+        if not len(self.active):
+            out[:] = 0.0
+            return
         recent = self.upto("t") - self.upto(months)
         before = self.upto(months) - self.upto(2 * months)
         self._fill(out, recent - before)

@@ -6,6 +6,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from features.contract import TABLES
@@ -107,31 +108,56 @@ def read_raw(directory: str | Path) -> dict[str, RawTable]:
     return {name: read_raw_table(directory, name) for name in TABLES}
 
 
-def parse_dates(values: pd.Series) -> pd.Series:
+def parse_dates(values: pd.Series | np.ndarray) -> pd.Series:
     """ISO dates (YYYY-MM-DD) to datetime64; anything else becomes NaT (validation reports it)."""
     return pd.to_datetime(values, format="%Y-%m-%d", errors="coerce")
 
 
 def parse_ints(values: pd.Series) -> pd.Series:
+    return pd.Series(_int_array(values.to_numpy()), index=values.index, name=values.name)
+
+
+def _int_array(values: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """Whole numbers as Int64; anything else (text, fractions) becomes <NA>."""
     num = pd.to_numeric(values, errors="coerce")
-    whole = num.notna() & (num == num.round())
-    return num.where(whole).astype("Int64")
+    if num.dtype.kind in "iu":  # every value a whole number already
+        return pd.array(num, dtype="Int64")
+    num = np.asarray(num, dtype=np.float64)
+    whole = ~np.isnan(num) & (num == np.round(num))
+    return pd.array(np.where(whole, num, np.nan), dtype="Int64")
 
 
 def type_table(raw: pd.DataFrame, name: str) -> pd.DataFrame:
-    """Give a raw (string) table the contract's dtypes. Unparseable values become missing."""
-    out = pd.DataFrame(index=raw.index)
+    """Give a raw (string) table the contract's dtypes. Unparseable values become missing.
+
+    Works on numpy arrays and parses every text date column of the table in one call: a table may be one
+    posted family, where pandas' per-call overhead would dominate."""
+    n = len(raw)
+    cols: dict[str, object] = {}
+    text_dates: list[str] = []
     for col, kind in TABLES[name].items():
-        s = raw[col] if col in raw.columns else pd.Series(None, index=raw.index, dtype=object)
-        if kind == "date" and pd.api.types.is_datetime64_any_dtype(s):
-            out[col] = s.astype("datetime64[ns]").dt.normalize()
-        elif kind == "date":
-            out[col] = parse_dates(s)
-        elif kind == "int":
-            out[col] = parse_ints(s)
+        if col in raw.columns:
+            s = raw[col]
+            if kind == "date" and pd.api.types.is_datetime64_any_dtype(s):
+                cols[col] = s.astype("datetime64[ns]").dt.normalize().to_numpy()
+                continue
+            values = s.to_numpy(dtype=object)
         else:
-            out[col] = s.astype(object).where(s.notna(), None)
-    return out
+            values = np.full(n, None, dtype=object)
+        if kind == "date":
+            text_dates.append(col)
+            cols[col] = values
+        elif kind == "int":
+            cols[col] = _int_array(values)
+        else:
+            values = values.copy()
+            values[pd.isna(values)] = None
+            cols[col] = values
+    if text_dates:
+        parsed = np.asarray(parse_dates(np.concatenate([cols[c] for c in text_dates])))
+        for i, col in enumerate(text_dates):
+            cols[col] = parsed[i * n:(i + 1) * n]
+    return pd.DataFrame({col: cols[col] for col in TABLES[name]}, index=raw.index)
 
 
 def read_extract(directory: str | Path) -> Extract:

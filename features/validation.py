@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -75,10 +76,18 @@ class ValidationReport:
                     reasons[r].append(f"{p.column}: {p.rule}")
         return pd.Series(["; ".join(r) for r in reasons], index=self.raw[table].frame.index, dtype=object)
 
+    def valid_rows(self, table: str) -> np.ndarray:
+        """Per data row of a table: True when it breaks no rule (the rows whose reasons are '')."""
+        ok = np.ones(len(self.raw[table].frame), dtype=bool)
+        for p in self.problems:
+            if p.table == table:
+                ok[p.rows] = False
+        return ok
+
     def extract(self, *, source: Path | None = None) -> Extract:
         """The valid rows as typed contract tables."""
-        keep_c = self.reasons("children") == ""
-        keep_e = self.reasons("events") == ""
+        keep_c = self.valid_rows("children")
+        keep_e = self.valid_rows("events")
         return Extract(children=self.typed["children"][keep_c].reset_index(drop=True),
                        events=self.typed["events"][keep_e].reset_index(drop=True), source=source)
 
@@ -118,54 +127,99 @@ class ValidationReport:
         return counts
 
 
+SMALL = 5_000  # below this many rows, Python sets and dicts beat building pandas hash tables (the one-family path)
+
+
+@lru_cache(maxsize=64)
+def _code_set(allowed: tuple[str, ...]) -> frozenset:
+    return frozenset(allowed)
+
+
+def _isin(values: np.ndarray, allowed: tuple | list | set | frozenset) -> np.ndarray:
+    """`pd.Series(values).isin(allowed)` as a boolean array; a set lookup per value on small inputs."""
+    if len(values) < SMALL:
+        s = allowed if isinstance(allowed, (set, frozenset)) else _code_set(tuple(allowed))
+        return np.fromiter((v in s for v in values), dtype=bool, count=len(values))
+    return pd.Series(values, copy=False).isin(list(allowed)).to_numpy(dtype=bool)
+
+
+def _duplicated(values: np.ndarray) -> np.ndarray:
+    """`pd.Series(values).duplicated(keep=False)` as a boolean array."""
+    if len(values) < SMALL:
+        seen: dict[object, int] = {}
+        for v in values:
+            seen[v] = seen.get(v, 0) + 1
+        return np.fromiter((seen[v] > 1 for v in values), dtype=bool, count=len(values))
+    return pd.Series(values, copy=False).duplicated(keep=False).to_numpy(dtype=bool)
+
+
 class _Checker:
-    """Collects problems for one table."""
+    """Collects problems for one table. Columns are read once as numpy arrays: a table may hold one posted
+    family (a few rows, where pandas' per-call overhead dominates) or a council (a million rows)."""
 
     def __init__(self, report: ValidationReport, table: str) -> None:
         self.report, self.table = report, table
-        self.raw = report.raw[table].frame
-        self.typed = report.typed[table]
+        self.raw_frame = report.raw[table].frame
+        self.typed_frame = report.typed[table]
         self.path = report.raw[table].path
-        self._present: dict[str, pd.Series] = {}
+        self._present: dict[str, np.ndarray] = {}
+        self._raw: dict[str, np.ndarray] = {}
+        self._typed: dict[str, np.ndarray] = {}
 
-    def add(self, column: str, rule: str, mask: pd.Series | np.ndarray) -> None:
+    def raw(self, col: str) -> np.ndarray:
+        if col not in self._raw:
+            self._raw[col] = self.raw_frame[col].to_numpy()
+        return self._raw[col]
+
+    def typed(self, col: str) -> np.ndarray:
+        """A typed column as numpy: dates datetime64 (NaT missing), integers float64 (NaN missing)."""
+        if col not in self._typed:
+            s = self.typed_frame[col]
+            kind = TABLES[self.table][col]
+            self._typed[col] = (s.to_numpy(dtype=np.float64, na_value=np.nan) if kind == "int"
+                                else s.to_numpy())
+        return self._typed[col]
+
+    def add(self, column: str, rule: str, mask: np.ndarray) -> None:
         rows = np.flatnonzero(np.asarray(mask, dtype=bool))
         if len(rows):
             self.report.problems.append(Problem(self.table, self.path, column, rule, rows))
 
-    def present(self, col: str) -> pd.Series:
+    def present(self, col: str) -> np.ndarray:
         """Non-missing and not blank; blanks are looked for among distinct values only (fast on big tables)."""
         if col not in self._present:
-            s = self.raw[col]
-            mask = s.notna()
-            if pd.api.types.is_object_dtype(s):
-                uniq = pd.unique(s[mask])
+            s = self.raw(col)
+            mask = pd.notna(s)
+            if s.dtype == object:
+                uniq = set(s[mask]) if len(s) < SMALL else pd.unique(s[mask])
                 blanks = [u for u in uniq if isinstance(u, str) and not u.strip()]
                 if blanks:
-                    mask &= ~s.isin(blanks)
+                    mask &= ~_isin(s, set(blanks))
             self._present[col] = mask
         return self._present[col]
 
     def basic(self) -> None:
         """Required values, parseable types, codes that are in their lists, dates not in the future."""
+        extract_date = np.datetime64(self.report.extract_date.to_datetime64(), "ns")
         for col, kind in TABLES[self.table].items():
             present = self.present(col)
             if col not in NULLABLE[self.table]:
                 self.add(col, "required value is missing", ~present)
             if kind == "date":
-                self.add(col, "not a date in YYYY-MM-DD form", present & self.typed[col].isna())
+                typed = self.typed(col)
+                self.add(col, "not a date in YYYY-MM-DD form", present & np.isnat(typed))
                 self.add(col, f"date is after the extract date {self.report.extract_date:%Y-%m-%d}",
-                         self.typed[col] > self.report.extract_date)
+                         typed > extract_date)
             elif kind == "int":
-                self.add(col, "not a whole number", present & self.typed[col].isna())
+                self.add(col, "not a whole number", present & np.isnan(self.typed(col)))
 
     def codes(self, col: str, allowed: tuple[str, ...] | list[str]) -> None:
         shown = ", ".join(allowed) if len(allowed) <= 12 else ", ".join(allowed[:12]) + ", ..."
-        self.add(col, f"code not in the list ({shown})", self.present(col) & ~self.raw[col].isin(allowed))
+        self.add(col, f"code not in the list ({shown})", self.present(col) & ~_isin(self.raw(col), tuple(allowed)))
 
     def unique(self, col: str) -> None:
-        s = self.raw[col]
-        self.add(col, "must be unique (repeated value)", s.notna() & s.duplicated(keep=False))
+        s = self.raw(col)
+        self.add(col, "must be unique (repeated value)", pd.notna(s) & _duplicated(s))
 
 
 def _check_children(report: ValidationReport, hubs: tuple[str, ...]) -> None:
@@ -176,12 +230,12 @@ def _check_children(report: ValidationReport, hubs: tuple[str, ...]) -> None:
     ck.codes("ethnicity", ETHNICITY_CODES)
     ck.codes("disability", DISABILITY_CODES)
     ck.codes("hub", list(hubs))
-    d = ck.typed["deprivation_decile"]
-    ck.add("deprivation_decile", "must be between 1 and 10", d.notna() & ((d < 1) | (d > 10)).fillna(False))
-    t = ck.typed
-    ck.add("left_on", "left_on is before arrived_on", (t["left_on"] < t["arrived_on"]).fillna(False))
-    ck.add("arrived_on", "arrived_on is before date_of_birth",
-           (t["arrived_on"] < t["date_of_birth"]).fillna(False))
+    d = ck.typed("deprivation_decile")
+    with np.errstate(invalid="ignore"):
+        ck.add("deprivation_decile", "must be between 1 and 10", ~np.isnan(d) & ((d < 1) | (d > 10)))
+    # comparisons with NaT are False: a missing date breaks no ordering rule (its own rule reports it)
+    ck.add("left_on", "left_on is before arrived_on", ck.typed("left_on") < ck.typed("arrived_on"))
+    ck.add("arrived_on", "arrived_on is before date_of_birth", ck.typed("arrived_on") < ck.typed("date_of_birth"))
 
 
 def _check_events(report: ValidationReport) -> None:
@@ -190,53 +244,64 @@ def _check_events(report: ValidationReport) -> None:
     ck.unique("event_id")
     ck.codes("event_type", EVENT_TYPES)
     ck.codes("source", SOURCES)
-    raw, t = ck.raw, ck.typed
-    etype = raw["event_type"]
+    etype = ck.raw("event_type")
+    known_type = _isin(etype, EVENT_TYPES)
     ck.add("source", f"required for {' and '.join(SOURCED_EVENT_TYPES)} (use 'unknown' if not known)",
-           etype.isin(SOURCED_EVENT_TYPES) & ~ck.present("source"))
-    ck.add("end_date", "end_date is before event_date", (t["end_date"] < t["event_date"]).fillna(False))
+           _isin(etype, SOURCED_EVENT_TYPES) & ~ck.present("source"))
+    ck.add("end_date", "end_date is before event_date", ck.typed("end_date") < ck.typed("event_date"))
     ck.add("end_date", f"only episodes ({', '.join(EPISODE_EVENT_TYPES)}) have an end_date",
-           t["end_date"].notna() & etype.isin(EVENT_TYPES) & ~etype.isin(EPISODE_EVENT_TYPES))
+           ~np.isnat(ck.typed("end_date")) & known_type & ~_isin(etype, EPISODE_EVENT_TYPES))
     # detail holds a code, never free text: check it against the code list for its event type.
     has_detail = ck.present("detail")
+    detail = ck.raw("detail")
     # Check each coded event type's details against its own list (vectorised per type).
-    detail_ok = pd.Series(True, index=raw.index)
+    detail_ok = np.ones(len(etype), dtype=bool)
     for et, rule in DETAIL_CODES.items():
-        sel = has_detail & (etype == et)
-        if sel.any():
-            vals = raw.loc[sel, "detail"].astype(str)
-            good = vals.str.fullmatch(rule.pattern) if isinstance(rule, re.Pattern) else vals.isin(rule)
-            detail_ok.loc[sel] = good.to_numpy(dtype=bool)
-    coded = etype.isin(list(DETAIL_CODES))
+        sel = np.flatnonzero(has_detail & (etype == et))
+        if len(sel):
+            vals = [str(v) for v in detail[sel]]
+            detail_ok[sel] = (np.fromiter((rule.fullmatch(v) is not None for v in vals), dtype=bool, count=len(sel))
+                              if isinstance(rule, re.Pattern) else _isin(np.asarray(vals, dtype=object), rule))
+    coded = _isin(etype, tuple(DETAIL_CODES))
     ck.add("detail", "detail is not a valid code for this event type",
            has_detail & coded & ~detail_ok)
     ck.add("detail", "this event type takes no detail (codes only, never free text)",
-           has_detail & etype.isin(EVENT_TYPES) & ~coded)
+           has_detail & known_type & ~coded)
     ck.add("detail", "required for cp_plan (category of abuse) and looked_after (category of need)",
-           etype.isin(["cp_plan", "looked_after"]) & ~has_detail)
+           _isin(etype, ("cp_plan", "looked_after")) & ~has_detail)
 
     # Referential integrity, against children that passed their own rules.
     children_raw = report.raw["children"].frame
-    child_ok = (report.reasons("children") == "").to_numpy()
-    all_children = children_raw.drop_duplicates("child_id", keep=False).set_index("child_id")["family_id"]
-    good_children = children_raw[child_ok].set_index("child_id")["family_id"]
-    all_families = set(children_raw["family_id"].dropna())
-    good_families = set(children_raw.loc[child_ok, "family_id"].dropna())
+    child_ok = report.valid_rows("children")
+    c_ids = children_raw["child_id"].to_numpy()
+    c_fams = children_raw["family_id"].to_numpy()
+    all_families = set(c_fams[pd.notna(c_fams)])
+    good_families = set(c_fams[child_ok & pd.notna(c_fams)])
+    all_child_ids = set(c_ids[pd.notna(c_ids)])
+    good_child_ids = set(c_ids[child_ok])
 
-    fam = raw["family_id"]
+    fam = ck.raw("family_id")
     fam_present = ck.present("family_id")
-    ck.add("family_id", "family_id does not exist in children", fam_present & ~fam.isin(all_families))
+    fam_known = _isin(fam, all_families)
+    ck.add("family_id", "family_id does not exist in children", fam_present & ~fam_known)
     ck.add("family_id", "family_id has no valid child (all its children were rejected)",
-           fam_present & fam.isin(all_families) & ~fam.isin(good_families))
-    child = raw["child_id"]
+           fam_present & fam_known & ~_isin(fam, good_families))
+    child = ck.raw("child_id")
     child_present = ck.present("child_id")
-    ck.add("child_id", "child_id does not exist in children",
-           child_present & ~child.isin(set(children_raw["child_id"].dropna())))
+    child_known = _isin(child, all_child_ids)
+    ck.add("child_id", "child_id does not exist in children", child_present & ~child_known)
     ck.add("child_id", "child_id refers to a child rejected from children",
-           child_present & child.isin(set(children_raw["child_id"].dropna())) & ~child.isin(good_children.index))
-    owner = child.map(all_children)
+           child_present & child_known & ~_isin(child, good_child_ids))
+    # the family each child_id belongs to in children (ids repeated in children have no single owner)
+    once = ~_duplicated(c_ids)
+    if len(child) < SMALL:
+        owners = dict(zip(c_ids[once], c_fams[once], strict=True))
+        owner = np.array([owners.get(c) for c in child], dtype=object)
+    else:
+        owner = pd.Series(child, copy=False).map(pd.Series(c_fams[once], index=c_ids[once])).to_numpy(dtype=object)
+    owned = pd.notna(owner)
     ck.add("child_id", "child belongs to another family_id in children",
-           child_present & owner.notna() & fam_present & (owner != fam))
+           child_present & owned & fam_present & (owner != fam))
 
 
 def validate_raw(raw: dict[str, RawTable], *, hubs: tuple[str, ...],

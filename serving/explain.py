@@ -48,13 +48,17 @@ class Reason:
 
 def feature_matrix(rows: pd.DataFrame, feature_names: Sequence[str]) -> np.ndarray:
     """The model inputs as a float64 matrix in the model's column order (nullable integers become NaN)."""
-    missing = [c for c in feature_names if c not in rows.columns]
+    have = set(rows.columns)
+    missing = [c for c in feature_names if c not in have]
     if missing:
         from upstream.errors import UpstreamError
 
         raise UpstreamError(f"the feature table lacks the model's input column(s): {', '.join(missing[:10])}")
     frame = rows[list(feature_names)]
-    odd = [c for c, t in frame.dtypes.items() if not pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t)]
+    dtypes = frame.dtypes
+    # a frame holds a handful of distinct dtypes: test each once, not once per column
+    odd_types = {t for t in set(dtypes) if not pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t)}
+    odd = [c for c, t in dtypes.items() if t in odd_types] if odd_types else []
     if odd:  # text or bool columns (a CSV round trip): parse those one by one; the rest in one block
         frame = frame.copy()
         for c in odd:
@@ -69,13 +73,24 @@ def _as_matrix(rows: pd.DataFrame | np.ndarray, feature_names: Sequence[str]) ->
     return np.asarray(rows, dtype=np.float64)
 
 
+# LightGBM predicts with OpenMP threads; for a handful of rows starting them costs more than the work (and
+# their spin-waits burn CPU on a busy machine). Rows are independent, so the numbers are the same either way.
+SMALL_BATCH = 256
+
+
+def predict_params(n_rows: int) -> dict[str, int]:
+    """Extra `Booster.predict` parameters for a batch of n_rows: one thread for a small batch."""
+    return {"num_threads": 1} if n_rows <= SMALL_BATCH else {}
+
+
 def predict_margin(booster, rows: pd.DataFrame | np.ndarray, feature_names: Sequence[str], *,  # noqa: ANN001
                    num_iteration: int | None = None) -> np.ndarray:
     """The raw log-odds margin of each row."""
     X = _as_matrix(rows, feature_names)
     if len(X) == 0:
         return np.zeros(0)
-    return np.asarray(booster.predict(X, raw_score=True, num_iteration=num_iteration), dtype=np.float64)
+    return np.asarray(booster.predict(X, raw_score=True, num_iteration=num_iteration, **predict_params(len(X))),
+                      dtype=np.float64)
 
 
 def explain_rows(booster, rows: pd.DataFrame | np.ndarray, feature_names: Sequence[str], *,  # noqa: ANN001
@@ -89,7 +104,8 @@ def explain_rows(booster, rows: pd.DataFrame | np.ndarray, feature_names: Sequen
     # The base value (the last contrib column) is the same for every row; an all-missing row gives it when
     # there are no rows to explain.
     probe = X if len(X) else np.full((1, X.shape[1]), np.nan)
-    contrib = np.asarray(booster.predict(probe, pred_contrib=True, num_iteration=num_iteration), dtype=np.float64)
+    contrib = np.asarray(booster.predict(probe, pred_contrib=True, num_iteration=num_iteration,
+                                         **predict_params(len(probe))), dtype=np.float64)
     base = float(contrib[0, -1])
     return contrib[: len(X), :-1], base
 

@@ -83,11 +83,11 @@ class ModelConfig(_Frozen):
     num_boost_round: PositiveInt = 2000
     early_stopping_rounds: PositiveInt = 100
     learning_rate: Annotated[float, Field(gt=0.0, le=1.0)] = 0.03
-    num_leaves: PositiveInt = 31
-    min_data_in_leaf: PositiveInt = 100
-    feature_fraction: Annotated[float, Field(gt=0.0, le=1.0)] = 0.8
+    num_leaves: PositiveInt = 15
+    min_data_in_leaf: PositiveInt = 1000
+    feature_fraction: Annotated[float, Field(gt=0.0, le=1.0)] = 0.3
     bagging_fraction: Annotated[float, Field(gt=0.0, le=1.0)] = 0.8
-    lambda_l2: Annotated[float, Field(ge=0.0)] = 1.0
+    lambda_l2: Annotated[float, Field(ge=0.0)] = 30.0
     tune_trials: PositiveInt = 20
     tune_timeout_seconds: PositiveInt = 900
     registered_name: str = "upstream-risk"

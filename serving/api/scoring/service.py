@@ -96,7 +96,8 @@ def score_request(req: ScoreRequest, model: HostedModel, config: Config, *,
     extract = check_contract(req, config.council.hub_names, today)
     as_of = pd.Timestamp(req.as_of) if req.as_of is not None else month_end_on_or_before(today)
     table = build_features(extract, [as_of], config, extract_date=today)
-    missing = [c for c in model.feature_names if c not in table.columns]
+    built = set(table.columns)
+    missing = [c for c in model.feature_names if c not in built]
     if missing:  # the champion was trained on another feature set: a deployment problem, said plainly
         raise InputProblem(f"the champion model needs features this service cannot build: {', '.join(missing[:5])}",
                            status_code=503)
