@@ -243,7 +243,15 @@ def family_reasons(child_ids: Sequence[str], X: np.ndarray, shap: np.ndarray, fe
     ages_list = list(ages) if ages is not None else [None] * n
     name_child = n > 1
     ok = informative_matrix(X, feature_names)
-    push = np.where(ok & (shap > 0), shap, -np.inf)
+    # Weight each child's pushes by that child's risk relative to the family's highest-risk child, so a signal
+    # in a child with little risk of their own does not head the family's reasons (a teenager's strong signal
+    # still shows beside a baby's higher risk: half the risk halves the weight, it does not hide it).
+    weight = np.ones(n)
+    if n and probabilities is not None:
+        probs_w = np.asarray(probabilities, float)
+        if np.nanmax(probs_w) > 0:
+            weight = np.clip(probs_w / np.nanmax(probs_w), 0.0, 1.0)
+    push = np.where(ok & (shap > 0), shap * weight[:, None], -np.inf)
     best_child = push.argmax(axis=0) if n else np.zeros(len(feature_names), int)
     best = push[best_child, np.arange(len(feature_names))] if n else np.full(len(feature_names), -np.inf)
 

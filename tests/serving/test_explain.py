@@ -121,7 +121,8 @@ def test_every_listed_reason_renders_without_a_placeholder(s_model: ScoringModel
 def test_reasons_match_the_largest_positive_shap_of_each_listed_family(s_model: ScoringModel,
                                                                        s_cohort: pd.DataFrame,
                                                                        s_config: Config) -> None:
-    """Independent check: per feature the family's max SHAP over children with a recorded value; top 3 signals."""
+    """Independent check: per feature the family's max risk-weighted SHAP over children with a recorded value
+    (weight = child's probability / the family's highest child probability); top 3 signals."""
     import json
 
     from serving.explain import feature_kind
@@ -130,12 +131,15 @@ def test_reasons_match_the_largest_positive_shap_of_each_listed_family(s_model: 
     result = score_cohort(s_model, s_cohort, s_config)
     X = pd.DataFrame(result.explained_X, columns=s_model.feature_names)
     S = pd.DataFrame(result.explained_shap, columns=s_model.feature_names)
-    fam_of = result.scores.set_index("child_id").loc[result.explained_ids, "family_id"].to_numpy()
+    by_child = result.scores.set_index("child_id").loc[result.explained_ids]
+    fam_of = by_child["family_id"].to_numpy()
+    prob = by_child["probability"].to_numpy()
     for _, fam in result.families[result.families["listed"]].iterrows():
         rows = fam_of == fam["family_id"]
+        weight = prob[rows] / prob[rows].max()
         best: dict[str, float] = {}
         for f in s_model.feature_names:
-            vals = [s for x, s in zip(X.loc[rows, f], S.loc[rows, f], strict=True)
+            vals = [s * w for x, s, w in zip(X.loc[rows, f], S.loc[rows, f], weight, strict=True)
                     if s > 0 and informative(f, x)]
             if vals:
                 g = feature_kind(f)[1]
