@@ -82,7 +82,7 @@ class ModelConfig(_Frozen):
     calibration: Literal["isotonic", "platt"] = "isotonic"
     num_boost_round: PositiveInt = 2000
     early_stopping_rounds: PositiveInt = 100
-    learning_rate: Annotated[float, Field(gt=0.0, le=1.0)] = 0.03
+    learning_rate: Annotated[float, Field(gt=0.0, le=1.0)] = 0.05
     num_leaves: PositiveInt = 15
     min_data_in_leaf: PositiveInt = 1000
     feature_fraction: Annotated[float, Field(gt=0.0, le=1.0)] = 0.3
