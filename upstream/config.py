@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from upstream.errors import ConfigError
+from upstream.errors import ConfigError, key_path
 
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
 
@@ -178,16 +178,6 @@ class Config(_Frozen):
         return hashlib.sha256(blob).hexdigest()[:16]
 
 
-def _key_path(loc: tuple[int | str, ...]) -> str:
-    path = ""
-    for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        else:
-            path += ("." if path else "") + str(part)
-    return path or "(top level)"
-
-
 def _message(err: dict) -> str:
     kind, ctx = err["type"], err.get("ctx") or {}
     if kind == "extra_forbidden":
@@ -209,7 +199,7 @@ def format_validation_error(exc: ValidationError, source: str) -> str:
     lines = [f"{source}: invalid configuration"]
     for err in exc.errors():
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-        lines.append(f"  {_key_path(loc)}: {_message(err)}")
+        lines.append(f"  {key_path(loc, empty='(top level)')}: {_message(err)}")
     return "\n".join(lines)
 
 

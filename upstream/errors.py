@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 class UpstreamError(Exception):
     """A mistake a user can fix (bad input, missing file, bad flag). Exit code 2 by default."""
@@ -15,3 +17,14 @@ class ConfigError(UpstreamError):
 
 class ContractError(UpstreamError):
     """A data extract breaks the data contract."""
+
+
+def key_path(loc: Iterable[int | str], *, empty: str) -> str:
+    """A pydantic error location as a user reads it: ('hubs', 3, 'capacity') -> 'hubs[3].capacity'."""
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += ("." if path else "") + str(part)
+    return path or empty

@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serving.api.schemas import NOTICE
 from serving.auth import AccessDenied, NotAuthenticated
-from upstream.errors import UpstreamError
+from upstream.errors import UpstreamError, key_path
 
 log = logging.getLogger("upstream.serving")
 
@@ -39,14 +39,7 @@ class NotFound(InputProblem):
 
 def field_path(loc: tuple | list) -> str:
     """('body', 'children', 0, 'date_of_birth') -> 'children[0].date_of_birth'."""
-    parts = [p for p in loc if p != "body"] or list(loc)
-    out = ""
-    for p in parts:
-        if isinstance(p, int):
-            out += f"[{p}]"
-        else:
-            out += ("." if out else "") + str(p)
-    return out or "body"
+    return key_path([p for p in loc if p != "body"] or list(loc), empty="body")
 
 
 def _message(err: dict) -> str:
