@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _council import DEFAULT_CACHE, cached_default_council
 
 TARGET_SECONDS = 60.0
 
@@ -48,7 +49,7 @@ def _quick_model(extract, config):  # noqa: ANN001, ANN202 - features.Extract, u
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, help="extract directory (default: the simulated default council)")
-    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "upstream-bench-council",
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE,
                         help="where the simulated default council is written once and reused")
     parser.add_argument("--alias", default="champion")
     parser.add_argument("--quick-model", action="store_true", help="fit a small model here instead of the registry")
@@ -61,17 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     from upstream.config import load_config
 
     config = load_config(args.config)
-    data = args.data
-    if data is None:
-        data = args.cache
-        if not (data / "children.parquet").is_file():
-            import synthetic
-
-            t0 = time.perf_counter()
-            print(f"simulating the default council ({config.simulation.children:,} children) into {data} ...",
-                  file=sys.stderr)
-            synthetic.simulate(config).write(data)
-            print(f"  simulated in {time.perf_counter() - t0:.0f} s (not part of the benchmark)", file=sys.stderr)
+    data = args.data if args.data is not None else cached_default_council(config, args.cache)
 
     t0 = time.perf_counter()
     if args.quick_model:

@@ -20,6 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _council import DEFAULT_CACHE, cached_default_council  # noqa: E402
+
 from training.pipeline import summary, train_from_directory  # noqa: E402
 from upstream.config import load_config  # noqa: E402
 
@@ -27,7 +29,7 @@ from upstream.config import load_config  # noqa: E402
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, help="extract directory (default: simulate the default council)")
-    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "upstream-bench-council",
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE,
                         help="where the simulated council is cached when --data is not given")
     parser.add_argument("--config", type=Path, default=None)
     parser.add_argument("--tune", action="store_true")
@@ -35,15 +37,7 @@ def main() -> None:
     args = parser.parse_args()
     config = load_config(args.config)
 
-    data = args.data
-    if data is None:
-        data = args.cache
-        if not (data / "events.parquet").is_file():
-            import synthetic
-
-            t0 = time.perf_counter()
-            synthetic.simulate(config).write(data)
-            print(f"simulated the default council into {data} in {time.perf_counter() - t0:.0f}s")
+    data = args.data if args.data is not None else cached_default_council(config, args.cache)
     with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp:
         uri = args.tracking_uri or f"sqlite:///{Path(tmp) / 'mlflow.db'}"
         t0 = time.perf_counter()
