@@ -2,22 +2,25 @@
 
 Every value at as-of t is computed from records with an event date on or before t (an episode whose end
 date is after t is still open at t); only the label looks past t. The same code serves a council of
-56,000 children and one posted family: the work is a handful of numpy calls per signal and per as-of date.
+56,000 children and one posted family: the work is a handful of numpy calls per chunk of signals (every
+signal of a scope at once for a family, one signal at a time for a council) and per as-of date.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 
 from features.contract import ETHNICITY_GROUPS, KNOWN_TO_SOCIAL_CARE_TYPES
 from features.definitions import FeatureDef, Signal, feature_defs
-from features.history import DAY0, SPAN, TYPE_CODE, History, position, type_mask
+from features.history import DAY0, SPAN, TYPE_CODE, History, SignalTable, lookup_codes, position, type_mask
 from features.labels import label_array
 from features.loaders import Extract
-from features.timeline import NEVER, completed_months, day_of, normalise_dates, shift_months
+from features.timeline import NEVER, completed_months, day_of, month_shifts, normalise_dates
 from upstream.config import Config
 from upstream.errors import ContractError
 
@@ -25,6 +28,11 @@ KEY_COLUMNS = ("child_id", "family_id", "as_of")
 AUDIT_COLUMNS = ("sex", "ethnicity", "ethnic_group", "disability", "age_band", "hub", "deprivation_decile",
                  "previously_known")
 AGE_BANDS = ("0-4", "5-9", "10-15", "16-17")
+# the column indexes of the output's parts, in order: ids, as_of, features, label, object audit columns, flags
+_KEY_IDS, _AS_OF, _LABEL = pd.Index(KEY_COLUMNS[:2]), pd.Index(KEY_COLUMNS[2:]), pd.Index(["label"])
+_AUDIT_OBJECTS = pd.Index(AUDIT_COLUMNS[:-2])
+_AUDIT_FLAGS = pd.Index(AUDIT_COLUMNS[-1:])
+assert KEY_COLUMNS[2] == "as_of" and AUDIT_COLUMNS[-2:] == ("deprivation_decile", "previously_known")
 _AGE_BAND_STARTS = np.array([5, 10, 16]) * 12  # months
 DAYS_PER_MONTH = 365.25 / 12
 
@@ -32,170 +40,228 @@ DAYS_PER_MONTH = 365.25 / 12
 class _Rows:
     """The cohort rows being computed: child codes and as-of days, grouped by as-of date."""
 
-    def __init__(self, history: History, codes: np.ndarray, which: np.ndarray, days: list[int]) -> None:
+    def __init__(self, history: History, codes: np.ndarray, which: np.ndarray, days: list[int],
+                 cut_months: tuple[int, ...]) -> None:
         self.h, self.codes, self.which = history, codes, which
         self.days = np.asarray(days, dtype=np.int64)
         self.t = self.days[which]
         # rows are grouped by as-of date: date j owns rows bounds[j]:bounds[j + 1]
         self.bounds = np.searchsorted(which, np.arange(len(days) + 1))
-        self._shifted: dict[int, np.ndarray] = {}
+        # cut-off days per row: cuts[i] is cut_months[i] months back from t (the open start of a window; cut_months
+        # starts with 0, t itself); take() keeps C order, so a cut-off's row is contiguous
+        self.cuts = month_shifts(tuple(days), tuple(-m for m in cut_months)).take(which, axis=1)
 
-    def back(self, months: int) -> np.ndarray:
-        """Per row, the as-of date `months` months earlier (the open start of a window)."""
-        if months not in self._shifted:
-            self._shifted[months] = shift_months(self.days, -months)[self.which] if len(self.days) else self.t
-        return self._shifted[months]
-
-    def key(self, signal: Signal) -> np.ndarray:
-        return self.h.family[self.codes] if signal.scope == "household" else self.codes
+    def key(self, scope: str) -> np.ndarray:
+        return self.h.family[self.codes] if scope == "household" else self.codes
 
 
-class _SignalQuery:
-    """Binary searches of one signal's sorted positions, only for rows whose key has any record of it
-    (most children have none of most signals), cached per cut-off. Results are written straight into
-    a column of the feature matrix: rows without records get the feature's "nothing recorded" value."""
-
-    def __init__(self, rows: _Rows, signal: Signal) -> None:
-        self.rows, self.signal = rows, signal
-        self.pos = pos = rows.h.positions(signal)
-        keys = rows.key(signal)
-        self._cache: dict[object, np.ndarray] = {}
-        if len(pos) == 0:  # common for a small input: nothing to search
-            self.active = self.first = self.base = np.zeros(0, dtype=np.int64)
-            return
-        n_keys = rows.h.n_keys(signal.scope)
-        block = np.searchsorted(pos, np.arange(n_keys + 1, dtype=np.int64) * SPAN)  # each key's first record
-        self.active = np.flatnonzero((block[1:] > block[:-1])[keys])
-        active_keys = keys[self.active]
-        self.first = block[active_keys]
-        self.base = active_keys.astype(np.int64) * SPAN - DAY0
-
-    def upto(self, cut: str | int) -> np.ndarray:
-        """Per active row, the number of its key's records dated on or before the cut-off ("t" or a number
-        of months back from t)."""
-        if not len(self.active):
-            return self.active
-        if cut not in self._cache:
-            day = self.rows.t if cut == "t" else self.rows.back(int(cut))
-            self._cache[cut] = np.searchsorted(self.pos, self.base + day[self.active], "right") - self.first
-        return self._cache[cut]
-
-    def _fill(self, out: np.ndarray, active_values: np.ndarray, default: float = 0.0) -> None:
-        out[:] = default
-        out[self.active] = active_values
-
-    def count(self, out: np.ndarray, window: int | None) -> None:
-        if not len(self.active):  # no row has a record of this signal (most signals, for one family)
-            out[:] = 0.0
-            return
-        self._fill(out, self.upto("t") if window is None else self.upto("t") - self.upto(window))
-
-    def days_since(self, out: np.ndarray) -> None:
-        if not len(self.active):
-            out[:] = np.nan
-            return
-        n = self.upto("t")
-        seen = n > 0
-        last = self.pos[self.first[seen] + n[seen] - 1] - self.base[seen]
-        values = np.full(len(self.active), np.nan)
-        values[seen] = self.rows.t[self.active[seen]] - last
-        self._fill(out, values, np.nan)
-
-    def trend(self, out: np.ndarray, months: int) -> None:
-        if not len(self.active):
-            out[:] = 0.0
-            return
-        recent = self.upto("t") - self.upto(months)
-        before = self.upto(months) - self.upto(2 * months)
-        self._fill(out, recent - before)
+# What a signal's columns are computed from, per (signal, row) pair: a count of records up to t (months None)
+# or in a window of months, a trend (the last `months` minus the `months` before), the days since the latest
+# record, and the open-episode state at t. A slot is (kind, months).
+_Slot = tuple[str, int | None]
+_LINEAR = ("count", "trend")  # the slots that are sums of counts up to cut-offs
+_OPEN = ("open", "open_months")
 
 
-def _open_episodes(rows: _Rows, signal: Signal, months: bool) -> np.ndarray:
-    """Per row: episodes of the signal open at t (started on or before t, not ended by t). For the child a
-    flag (or, with months=True, the duration so far of the longest-open episode in months); for siblings the
-    number of siblings with one open."""
-    rec = rows.h.records(signal)
-    key = rows.key(signal)
-    out = np.zeros(len(rows.codes), dtype=np.float64)
-    if not len(rec.key):
-        return out
+@dataclass(frozen=True)
+class _Plan:
+    """How `feature_matrix` fills the columns of a feature set: the columns that are NaN where their signal has
+    no record for the row's key (the others are 0), the static columns, each scope's signals with the column
+    of each of their slots, and the month offsets of the cut-offs (cut_months[0] == 0 is t itself)."""
+
+    defs: tuple[FeatureDef, ...]
+    names: pd.Index
+    nan_columns: np.ndarray
+    static: tuple[tuple[int, str], ...]
+    scopes: tuple[tuple[str, tuple[tuple[Signal, dict[_Slot, int]], ...]], ...]
+    cut_months: tuple[int, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class _Chunk:
+    """Signals of one scope that are searched together, and the matrix columns their values go to.
+    A pair's values are its slots in this order: the linear ones, days_since (if any), the open ones."""
+
+    scope: str
+    table: SignalTable
+    on_end: np.ndarray | None  # per signal: dated by the episode end (None when no signal is)
+    cut_rows: np.ndarray  # the rows of _Rows.cuts searched, t first
+    linear: tuple[tuple[str, int | None, int, int], ...]  # (kind, months, rows of upto for t - months, t - 2 months)
+    days_since: bool
+    opens: tuple[str, ...]
+    target: np.ndarray  # (slot x signal) column of the matrix: the scratch column (the last) if the signal has none
+
+
+def _slot(d: FeatureDef) -> _Slot:
+    return (d.kind, d.window if d.kind in _LINEAR else None)
+
+
+@lru_cache(maxsize=32)
+def _plan(windows: tuple[int, ...]) -> _Plan:
+    """Cached by the configured windows (hashing the definitions themselves would cost more than the
+    small-input path saves)."""
+    defs = feature_defs(windows)
+    nan_columns = np.array([i for i, d in enumerate(defs) if d.kind == "days_since"], dtype=np.int64)
+    static = tuple((i, d.name) for i, d in enumerate(defs) if d.kind == "static")
+    by_scope: dict[str, dict[Signal, dict[_Slot, int]]] = {}
+    months = {0}
+    for i, d in enumerate(defs):
+        if d.signal is not None:
+            by_scope.setdefault(d.signal.scope, {}).setdefault(d.signal, {})[_slot(d)] = i
+            if d.kind in _LINEAR and d.window is not None:
+                months |= {d.window, 2 * d.window} if d.kind == "trend" else {d.window}
+            # episodes dated by their end have no open state (an ended episode is not open)
+            assert not (d.signal.on == "end" and d.kind in _OPEN)
+    scopes = tuple((scope, tuple(signals.items())) for scope, signals in by_scope.items())
+    return _Plan(defs, pd.Index([d.name for d in defs]), nan_columns, static, scopes, tuple(sorted(months)))
+
+
+def _chunk(plan: _Plan, scope: str, signals: tuple[tuple[Signal, dict[_Slot, int]], ...]) -> _Chunk:
+    present = list(dict.fromkeys(slot for _, columns in signals for slot in columns))
+    linear = [(kind, m) for kind, m in present if kind in _LINEAR]
+    months = sorted({0} | {m for _, m in linear if m is not None}
+                    | {2 * m for kind, m in linear if kind == "trend" and m is not None})
+    days_since = ("days_since", None) in present
+    opens = tuple(kind for kind, _ in present if kind in _OPEN)
+    order = [*linear, *[("days_since", None)] * days_since, *[(kind, None) for kind in opens]]
+    on_end = np.array([s.on == "end" for s, _ in signals])
+    return _Chunk(
+        scope=scope,
+        table=SignalTable.of(tuple(s for s, _ in signals)),
+        on_end=on_end if on_end.any() else None,
+        cut_rows=np.array([plan.cut_months.index(m) for m in months]),
+        linear=tuple((kind, m, months.index(m) if m is not None else 0,
+                      months.index(2 * m) if kind == "trend" and m is not None else 0) for kind, m in linear),
+        days_since=days_since,
+        opens=opens,
+        target=np.array([[columns.get(slot, len(plan.defs)) for _, columns in signals] for slot in order]))
+
+
+# Signals are searched together in chunks of about this many (signal, row) pairs: for one family every
+# signal of a scope in one set of numpy calls, for a council one signal at a time (bounded memory).
+_CHUNK_PAIRS = 20_000
+
+
+def _chunks(windows: tuple[int, ...], n_rows: int) -> tuple[_Chunk, ...]:
+    """The plan's signals in chunks of one scope, sized for this many rows."""
+    largest = max(len(signals) for _, signals in _plan(windows).scopes)
+    return _chunks_of(windows, min(max(1, _CHUNK_PAIRS // max(n_rows, 1)), largest))
+
+
+@lru_cache(maxsize=64)
+def _chunks_of(windows: tuple[int, ...], size: int) -> tuple[_Chunk, ...]:
+    plan = _plan(windows)
+    return tuple(_chunk(plan, scope, signals[lo:lo + size]) for scope, signals in plan.scopes
+                 for lo in range(0, len(signals), size))
+
+
+def _fill_signals(xt: np.ndarray, rows: _Rows, chunk: _Chunk) -> None:
+    """Write the chunk's columns into xt (the feature matrix transposed, C order) for the (signal, row) pairs
+    whose key has any record of the signal; the other entries keep their default.
+
+    The records of the chunk's signals form one sorted stream of positions (signal * n_keys + key) * SPAN + day,
+    so every count of every pair at every cut-off is one binary search."""
+    h = rows.h
+    s = h.stream(chunk.scope)
+    g, r = h.signal_records(chunk.table)
+    if not len(g):
+        return
+    n_signals, n_keys = len(chunk.table), h.n_keys(chunk.scope)
+    if chunk.on_end is None:
+        pos = g * (n_keys * SPAN) + s.positions[r]
+    else:  # some signals are dated by the end (their records are the episodes that have ended)
+        pos = np.sort(g * (n_keys * SPAN) + np.where(chunk.on_end[g], s.end_positions[r], s.positions[r]))
+    block = np.searchsorted(pos, np.arange(0, (n_signals * n_keys + 1) * SPAN, SPAN))  # each key's first record
+    row_key = rows.key(chunk.scope)
+    pg, prow = np.nonzero((block[1:] > block[:-1]).reshape(n_signals, n_keys)[:, row_key])
+    pkey = pg * n_keys + row_key[prow]
+    first = block[pkey]
+    base = pkey * SPAN - DAY0
+    # per pair, the number of its records dated on or before each cut-off
+    upto = np.searchsorted(pos, base + rows.cuts.take(prow, axis=1)[chunk.cut_rows], "right") - first
+    values = np.empty((len(chunk.target), len(pg)))
+    n = upto[0]
+    for k, (kind, m, i, j) in enumerate(chunk.linear):
+        if kind == "count":
+            values[k] = n if m is None else n - upto[i]
+        else:  # the last m months minus the m months before
+            values[k] = (n - upto[i]) - (upto[i] - upto[j])
+    if chunk.days_since:
+        last = pos[np.maximum(first + n - 1, 0)] - base
+        values[len(chunk.linear)] = np.where(n > 0, rows.t[prow] - last, np.nan)
+    if chunk.opens:
+        _open_episodes(values[len(values) - len(chunk.opens):], chunk, rows, g, r, pkey, prow)
+    if n_signals == 1:  # a council: one signal per chunk, and a row of xt per column
+        for column, v in zip(chunk.target[:, 0], values, strict=True):
+            xt[column, prow] = v
+    else:  # slots a signal lacks go to the scratch row (the last row of xt)
+        xt.reshape(-1)[chunk.target[:, pg] * len(rows.codes) + prow] = values
+
+
+def _open_episodes(out: np.ndarray, chunk: _Chunk, rows: _Rows, g: np.ndarray, r: np.ndarray, pkey: np.ndarray,
+                   prow: np.ndarray) -> None:
+    """Per pair: episodes of the signal open at t (started on or before t, not ended by t). For the child a
+    flag (or, for open_months, the duration so far of the longest-open episode in months); for siblings the
+    number of siblings with one open. Records come sorted by (signal, key, start day)."""
+    h = rows.h
+    s = h.stream(chunk.scope)
+    start, end, origin = s.day[r], s.end[r], s.origin[r]
+    gkey = g * h.n_keys(chunk.scope) + s.key[r]
     for j, t in enumerate(rows.days):
         a, b = rows.bounds[j], rows.bounds[j + 1]
-        if a == b:
-            continue
-        is_open = (rec.day <= t) & (rec.end > t)
-        okey, ostart = rec.key[is_open], rec.day[is_open]
-        if signal.scope == "siblings":  # one per sibling, however many episodes they have open
-            okey = np.unique(okey * rows.h.n_children + rec.origin[is_open]) // rows.h.n_children
-        k = key[a:b]
+        pairs = np.flatnonzero((prow >= a) & (prow < b)) if len(rows.days) > 1 else slice(None)
+        is_open = (start <= t) & (end > t)
+        okey, ostart = gkey[is_open], start[is_open]
+        if chunk.scope == "siblings":  # one per sibling, however many episodes they have open
+            okey = np.unique(okey * h.n_children + origin[is_open]) // h.n_children
+        k = pkey[pairs]
         lo, hi = np.searchsorted(okey, k, "left"), np.searchsorted(okey, k, "right")
-        if months:  # records are sorted by (key, day), so the first open one started earliest
-            first = ostart[np.minimum(lo, max(len(ostart) - 1, 0))] if len(ostart) else np.zeros_like(k)
-            out[a:b] = np.where(hi > lo, (t - first) / DAYS_PER_MONTH, 0.0)
-        elif signal.scope == "siblings":
-            out[a:b] = hi - lo
-        else:
-            out[a:b] = hi > lo
-    return out
+        for kind, row in zip(chunk.opens, out, strict=True):
+            if kind == "open_months":  # the first open record of a key started earliest
+                first = ostart[np.minimum(lo, max(len(ostart) - 1, 0))] if len(ostart) else np.zeros_like(k)
+                row[pairs] = np.where(hi > lo, (t - first) / DAYS_PER_MONTH, 0.0)
+            elif chunk.scope == "siblings":
+                row[pairs] = hi - lo
+            else:
+                row[pairs] = hi > lo
 
 
-def _static(rows: _Rows, name: str, hub_names: tuple[str, ...]) -> np.ndarray:
+def _statics(rows: _Rows, hub_names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The static columns (STATIC_FEATURES) for the rows."""
     h, c = rows.h, rows.codes
-    if name == "age_months":
-        return completed_months(h.dob[c], rows.t)
-    if name == "months_resident":
-        return completed_months(h.arrived[c], rows.t)
-    if name == "hub_code":
-        hub = pd.Index(hub_names).get_indexer(h.children["hub"].to_numpy(dtype=object))
-        if (hub < 0).any():
-            raise ContractError("children: a hub is not in the configured hub list")
-        return hub[c]
-    if name == "deprivation_decile":
-        return h.children["deprivation_decile"].to_numpy(dtype=np.float64, na_value=np.nan)[c]
-    out = np.zeros(len(c), dtype=np.float64)
+    hub = lookup_codes(h.child_column("hub"), hub_names)
+    if (hub < 0).any():
+        raise ContractError("children: a hub is not in the configured hub list")
+    n_family = np.zeros(len(c), dtype=np.int64)  # resident children under 18 in the family, the child included
+    family_arrived = np.zeros(len(c), dtype=np.int64)  # the day the family's first child arrived
     for j, t in enumerate(rows.days):
         a, b = rows.bounds[j], rows.bounds[j + 1]
         fam = h.family[c[a:b]]
-        if name == "n_children_family":  # resident children under 18 in the family, the child included
-            out[a:b] = np.bincount(h.family[h.resident(t)], minlength=h.n_families)[fam]
-        elif name == "family_months_resident":  # since the family's first child arrived
-            first = np.full(h.n_families, NEVER)
-            here = h.arrived <= t
-            np.minimum.at(first, h.family[here], h.arrived[here])
-            out[a:b] = completed_months(first[fam], np.full(b - a, t))
-        else:
-            raise KeyError(name)
-    return out
+        n_family[a:b] = np.bincount(h.family[h.resident(t)], minlength=h.n_families)[fam]
+        first = np.full(h.n_families, NEVER)
+        here = h.arrived <= t
+        np.minimum.at(first, h.family[here], h.arrived[here])
+        family_arrived[a:b] = first[fam]
+    age, resident, family_resident = completed_months(np.stack([h.dob[c], h.arrived[c], family_arrived]), rows.t)
+    return {"age_months": age, "months_resident": resident, "family_months_resident": family_resident,
+            "n_children_family": n_family, "hub_code": hub[c],
+            "deprivation_decile": h.children["deprivation_decile"].to_numpy(dtype=np.float64, na_value=np.nan)[c]}
 
 
-def feature_matrix(history: History, defs: Sequence[FeatureDef], codes: np.ndarray, which: np.ndarray,
+def feature_matrix(history: History, windows: tuple[int, ...], codes: np.ndarray, which: np.ndarray,
                    days: list[int], hub_names: tuple[str, ...]) -> np.ndarray:
-    """The model inputs for the given rows as a float32 matrix (column order = defs)."""
-    rows = _Rows(history, codes, which, days)
-    x = np.empty((len(codes), len(defs)), dtype=np.float32, order="F")
-    queries: dict[str, _SignalQuery] = {}
-    for i, d in enumerate(defs):
-        if d.kind == "static":
-            x[:, i] = _static(rows, d.name, hub_names)
-            continue
-        assert d.signal is not None
-        if d.kind in ("open", "open_months"):
-            x[:, i] = _open_episodes(rows, d.signal, months=d.kind == "open_months")
-            continue
-        q = queries.get(d.signal.name)
-        if q is None:
-            q = queries[d.signal.name] = _SignalQuery(rows, d.signal)
-        col = x[:, i]  # a contiguous view (Fortran order): filled in place
-        if d.kind == "count":
-            q.count(col, d.window)
-        elif d.kind == "days_since":
-            q.days_since(col)
-        elif d.kind == "trend":
-            assert d.window is not None
-            q.trend(col, d.window)
-        else:
-            raise ValueError(f"unknown feature kind {d.kind}")
-    return x
+    """The model inputs for the given rows as a float32 matrix (column order = feature_defs(windows))."""
+    plan = _plan(windows)
+    rows = _Rows(history, codes, which, days, plan.cut_months)
+    # filled column by column: xt[i] is column i (plus a scratch row), and xt[:-1].T the matrix in Fortran order
+    xt = np.zeros((len(plan.defs) + 1, len(codes)), dtype=np.float32)
+    xt[plan.nan_columns] = np.nan
+    statics = _statics(rows, hub_names)
+    for i, name in plan.static:
+        xt[i] = statics[name]
+    for chunk in _chunks(windows, len(codes)):
+        _fill_signals(xt, rows, chunk)
+    return xt[:-1].T
 
 
 def _previously_known(history: History, codes: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -203,24 +269,24 @@ def _previously_known(history: History, codes: np.ndarray, t: np.ndarray) -> np.
     own = history.own
     sc = type_mask(KNOWN_TO_SOCIAL_CARE_TYPES)[own.etype]
     pos = position(own.key[sc], own.day[sc])
-    return np.searchsorted(pos, position(codes, t), "right") > np.searchsorted(pos, position(codes, np.full_like(
-        t, DAY0)), "left")
+    return np.searchsorted(pos, position(codes, t), "right") > np.searchsorted(pos, codes * SPAN, "left")
 
 
-def _audit(history: History, codes: np.ndarray, t: np.ndarray, age_months: np.ndarray) -> dict[str, object]:
-    ch = history.children
-    eth = ch["ethnicity"].to_numpy(dtype=object)
+def _audit(history: History, codes: np.ndarray, age_months: np.ndarray) -> np.ndarray:
+    """The object audit columns (_AUDIT_OBJECTS), side by side."""
+    column = history.child_column
+    eth = column("ethnicity")
     group = np.array([ETHNICITY_GROUPS.get(e or "", "Unknown") for e in eth], dtype=object)
     bands = np.asarray(AGE_BANDS, dtype=object)[np.searchsorted(_AGE_BAND_STARTS, age_months, "right")]
-    return {
-        "sex": ch["sex"].to_numpy(dtype=object)[codes],
+    columns = {
+        "sex": column("sex")[codes],
         "ethnicity": eth[codes],
         "ethnic_group": group[codes],
-        "disability": ch["disability"].to_numpy(dtype=object)[codes],
+        "disability": column("disability")[codes],
         "age_band": bands,
-        "hub": ch["hub"].to_numpy(dtype=object)[codes],
-        "previously_known": _previously_known(history, codes, t),
+        "hub": column("hub")[codes],
     }
+    return np.stack([columns[c] for c in _AUDIT_OBJECTS], axis=1)
 
 
 def build_features(extract: Extract, as_of_dates: Sequence[pd.Timestamp], config: Config, *,
@@ -232,23 +298,28 @@ def build_features(extract: Extract, as_of_dates: Sequence[pd.Timestamp], config
     extract_date = pd.Timestamp(extract_date).normalize() if extract_date is not None else extract.last_date
     history = History(extract.children, extract.events)
     codes, which = history.cohort_codes(days)
-    defs = feature_defs(tuple(config.features.windows_months))
-    x = feature_matrix(history, defs, codes, which, days, config.council.hub_names)
+    windows = tuple(config.features.windows_months)
+    x = feature_matrix(history, windows, codes, which, days, config.council.hub_names)
 
-    keys = pd.DataFrame({
-        "child_id": history.child_ids.to_numpy()[codes],
-        "family_id": history.family_ids.to_numpy()[history.family[codes]],
-        "as_of": pd.DatetimeIndex(np.asarray(dates, dtype="datetime64[ns]"))[which],
-    })
     t = np.asarray(days, dtype=np.int64)[which]
     own = history.own
     outcome = own.etype == TYPE_CODE[config.outcome.event_type]
-    label = pd.Series(label_array(position(own.key[outcome], own.day[outcome]), codes, t,
-                                  config.outcome.horizon_months, day_of(extract_date)), name="label")
-    names = [d.name for d in defs]
-    age = x[:, names.index("age_months")].astype(np.int64)
-    audit = _audit(history, codes, t, age)
-    audit_frame = pd.DataFrame({c: audit[c] for c in AUDIT_COLUMNS if c != "deprivation_decile"})
-    # deprivation_decile is there once, as a model input that the audit also reads
-    return pd.concat([keys, pd.DataFrame(x, columns=names, copy=False), label.to_frame(), audit_frame],
-                     axis=1, copy=False)
+    end = month_shifts(tuple(days), (config.outcome.horizon_months,))[0, which]
+    label = label_array(position(own.key[outcome], own.day[outcome]), codes, t, end, day_of(extract_date))
+    names = _plan(windows).names
+    ids = np.stack([history.child_ids[codes], history.family_ids[history.family[codes]]], axis=1)
+    # One frame per dtype, from arrays with ready-made column indexes and one shared row index: the dict
+    # constructor infers dtypes and builds indexes per call, which on one family costs more than the features.
+    # The object columns are taken as given. deprivation_decile is there once, as a model input that the
+    # audit also reads.
+    index = pd.RangeIndex(len(codes))
+    return pd.concat([
+        pd.DataFrame(ids, index=index, columns=_KEY_IDS, dtype=object, copy=False),
+        pd.DataFrame(t.astype("datetime64[D]").astype("datetime64[ns]")[:, None], index=index, columns=_AS_OF,
+                     copy=False),
+        pd.DataFrame(x, index=index, columns=names, copy=False),
+        pd.DataFrame(label, index=index, columns=_LABEL, copy=False),
+        pd.DataFrame(_audit(history, codes, x[:, names.get_loc("age_months")].astype(np.int64)), index=index,
+                     columns=_AUDIT_OBJECTS, dtype=object, copy=False),
+        pd.DataFrame(_previously_known(history, codes, t)[:, None], index=index, columns=_AUDIT_FLAGS, copy=False),
+    ], axis=1, copy=False)

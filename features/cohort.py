@@ -23,7 +23,7 @@ def cohort(children: pd.DataFrame, events: pd.DataFrame,
 def cohort_frame(history: History, dates: list[pd.Timestamp]) -> pd.DataFrame:
     codes, which = history.cohort_codes([day_of(d) for d in dates])
     return pd.DataFrame({
-        "child_id": history.child_ids.to_numpy()[codes],
-        "family_id": history.family_ids.to_numpy()[history.family[codes]],
+        "child_id": history.child_ids[codes],
+        "family_id": history.family_ids[history.family[codes]],
         "as_of": pd.DatetimeIndex(np.asarray(dates, dtype="datetime64[ns]"))[which],
     })

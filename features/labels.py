@@ -22,13 +22,15 @@ def labels(rows: pd.DataFrame, events: pd.DataFrame, *, event_type: str = "looke
     keep = ek >= 0
     pos = np.sort(position(ek[keep], to_days(ev["event_date"])[keep]))
     rk = ids.get_indexer(rows["child_id"].to_numpy(dtype=object)).astype(np.int64)
-    values = label_array(pos, rk, to_days(rows["as_of"]), horizon_months, day_of(extract_date))
+    t = to_days(rows["as_of"])
+    end = shift_months(t, horizon_months) if len(t) else t
+    values = label_array(pos, rk, t, end, day_of(extract_date))
     return pd.Series(values, index=rows.index, name="label")
 
 
-def label_array(outcomes: np.ndarray, keys: np.ndarray, t: np.ndarray, horizon_months: int,
+def label_array(outcomes: np.ndarray, keys: np.ndarray, t: np.ndarray, end: np.ndarray,
                 extract_day: int) -> pd.arrays.IntegerArray:
-    """The labels given the sorted stream positions of outcome events and each row's (key, as-of day)."""
-    end = shift_months(t, horizon_months) if len(t) else t
+    """The labels given the sorted stream positions of outcome events and each row's key, as-of day and
+    horizon end (as-of day + horizon)."""
     n = np.searchsorted(outcomes, position(keys, end), "right") - np.searchsorted(outcomes, position(keys, t), "right")
     return pd.arrays.IntegerArray((n > 0).astype(np.int8), end > extract_day)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -108,17 +110,71 @@ def read_raw(directory: str | Path) -> dict[str, RawTable]:
     return {name: read_raw_table(directory, name) for name in TABLES}
 
 
+SMALL = 5_000  # below this many rows, Python loops beat pandas' per-call overhead (one posted family)
+
+# A whole number that is still exact as float64 (pandas parses a column with gaps as floats).
+_WHOLE = re.compile(r"-?[0-9]{1,15}")
+_NS_PER_DAY = 86_400 * 10**9
+_NAT = np.iinfo(np.int64).min
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+# The whole days datetime64[ns] can hold; pandas makes any other date NaT.
+_FIRST_DAY = (pd.Timestamp.min.ceil("D") - pd.Timestamp(0)).days
+_LAST_DAY = (pd.Timestamp.max.floor("D") - pd.Timestamp(0)).days
+
+_TEXT = np.dtype(object)  # a column as read from CSV or built from JSON: Python strings and None
+
+TypedColumn = np.ndarray | pd.arrays.IntegerArray
+
+
 def parse_dates(values: pd.Series | np.ndarray) -> pd.Series:
     """ISO dates (YYYY-MM-DD) to datetime64; anything else becomes NaT (validation reports it)."""
     return pd.to_datetime(values, format="%Y-%m-%d", errors="coerce")
+
+
+def _small_dates(values: np.ndarray) -> np.ndarray | None:
+    """`parse_dates` of a few values, when every one is None or a 'YYYY-MM-DD' string naming a calendar day;
+    None otherwise (pandas decides: its parser accepts more forms, e.g. '2020-2-3', 'today')."""
+    days = []
+    for v in values:
+        if v is None:
+            days.append(_NAT)
+        elif type(v) is str and len(v) == 10 and v[4] == "-" and v[7] == "-":
+            try:  # of this shape fromisoformat takes only ASCII digits: exactly the contract's form
+                days.append(date.fromisoformat(v).toordinal() - _EPOCH_ORDINAL)
+            except ValueError:  # not digits, or not a day (2016-02-30)
+                return None
+        else:
+            return None
+    ns = np.array(days, dtype=np.int64)
+    inside = (ns >= _FIRST_DAY) & (ns <= _LAST_DAY)
+    ns[inside] *= _NS_PER_DAY
+    ns[~inside] = _NAT
+    return ns.view("datetime64[ns]")
 
 
 def parse_ints(values: pd.Series) -> pd.Series:
     return pd.Series(_int_array(values.to_numpy()), index=values.index, name=values.name)
 
 
+def _small_ints(values: np.ndarray) -> pd.arrays.IntegerArray | None:
+    """`_int_array` of a few values, when every one is None or a plain whole number; None otherwise."""
+    data, mask = [], []
+    for v in values:
+        if v is None:
+            data.append(1)  # the value pandas leaves under the mask
+            mask.append(True)
+        elif type(v) is str and _WHOLE.fullmatch(v):
+            data.append(int(v))
+            mask.append(False)
+        else:
+            return None
+    return pd.arrays.IntegerArray(np.array(data, dtype=np.int64), np.array(mask, dtype=bool))
+
+
 def _int_array(values: np.ndarray) -> pd.api.extensions.ExtensionArray:
     """Whole numbers as Int64; anything else (text, fractions) becomes <NA>."""
+    if len(values) < SMALL and (small := _small_ints(values)) is not None:
+        return small
     num = pd.to_numeric(values, errors="coerce")
     if num.dtype.kind in "iu":  # every value a whole number already
         return pd.array(num, dtype="Int64")
@@ -127,37 +183,64 @@ def _int_array(values: np.ndarray) -> pd.api.extensions.ExtensionArray:
     return pd.array(np.where(whole, num, np.nan), dtype="Int64")
 
 
-def type_table(raw: pd.DataFrame, name: str) -> pd.DataFrame:
-    """Give a raw (string) table the contract's dtypes. Unparseable values become missing.
+def _text(values: np.ndarray) -> np.ndarray:
+    """A copy of a text column with None for every kind of missing value (NaN, NaT, <NA>)."""
+    out = values.copy()
+    if len(out) >= SMALL or not all(v is None or type(v) is str for v in out):  # else nothing to replace
+        out[pd.isna(out)] = None
+    return out
 
-    Works on numpy arrays and parses every text date column of the table in one call: a table may be one
-    posted family, where pandas' per-call overhead would dominate."""
+
+def table_columns(raw: pd.DataFrame, name: str) -> tuple[dict[str, np.ndarray], dict[str, TypedColumn]]:
+    """A raw (string) table's columns as numpy arrays, each read once: as written (every column of the
+    frame), and typed (the contract's columns in contract order: dates datetime64[ns], integers Int64, text
+    object with None for missing; unparseable values and absent columns missing).
+
+    Works on arrays, and parses every text date column of the table in one call: a table may be one posted
+    family, where pandas' per-call overhead (a Series per column read) would dominate."""
+    if len(set(raw.columns)) < len(raw.columns):  # a column read by name would be a frame, not one array
+        repeated = raw.columns[raw.columns.duplicated()].unique()
+        raise ValueError(f"{name}: repeated column names: {', '.join(map(str, repeated))}")
     n = len(raw)
-    cols: dict[str, object] = {}
+    dtypes = dict(zip(raw.columns, raw.dtypes, strict=True))
+    if n < SMALL and all(t == _TEXT for t in dtypes.values()):
+        table = raw.to_numpy()  # one object array whose columns are the frame's own values
+        values = {col: table[:, i] for i, col in enumerate(raw.columns)}
+    else:
+        values = {col: raw[col].to_numpy() for col in raw.columns}
+    typed: dict[str, TypedColumn] = {}
     text_dates: list[str] = []
     for col, kind in TABLES[name].items():
-        if col in raw.columns:
+        if col not in values:
+            v = np.full(n, None, dtype=object)
+        elif dtypes[col] == _TEXT:
+            v = values[col]
+        else:  # typed by the file (Parquet): convert the column as pandas sees it
             s = raw[col]
             if kind == "date" and pd.api.types.is_datetime64_any_dtype(s):
-                cols[col] = s.astype("datetime64[ns]").dt.normalize().to_numpy()
+                typed[col] = s.astype("datetime64[ns]").dt.normalize().to_numpy()
                 continue
-            values = s.to_numpy(dtype=object)
-        else:
-            values = np.full(n, None, dtype=object)
+            v = s.to_numpy(dtype=object)
         if kind == "date":
             text_dates.append(col)
-            cols[col] = values
+            typed[col] = v
         elif kind == "int":
-            cols[col] = _int_array(values)
+            typed[col] = _int_array(v)
         else:
-            values = values.copy()
-            values[pd.isna(values)] = None
-            cols[col] = values
+            typed[col] = _text(v)
     if text_dates:
-        parsed = np.asarray(parse_dates(np.concatenate([cols[c] for c in text_dates])))
+        joined = np.concatenate([typed[c] for c in text_dates])
+        parsed = _small_dates(joined) if len(joined) < SMALL else None
+        if parsed is None:
+            parsed = np.asarray(parse_dates(joined))
         for i, col in enumerate(text_dates):
-            cols[col] = parsed[i * n:(i + 1) * n]
-    return pd.DataFrame({col: cols[col] for col in TABLES[name]}, index=raw.index)
+            typed[col] = parsed[i * n:(i + 1) * n]
+    return values, {col: typed[col] for col in TABLES[name]}
+
+
+def type_table(raw: pd.DataFrame, name: str) -> pd.DataFrame:
+    """Give a raw (string) table the contract's dtypes (see `table_columns`). Unparseable values become missing."""
+    return pd.DataFrame(table_columns(raw, name)[1], index=raw.index)
 
 
 def read_extract(directory: str | Path) -> Extract:

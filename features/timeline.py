@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -27,8 +28,11 @@ def to_days(values: pd.Series | pd.DatetimeIndex | np.ndarray) -> np.ndarray:
     return out
 
 
+_EPOCH_ORDINAL = 719_163  # date(1970, 1, 1).toordinal()
+
+
 def day_of(ts: pd.Timestamp) -> int:
-    return int(np.datetime64(pd.Timestamp(ts).normalize().date(), "D").astype(np.int64))
+    return pd.Timestamp(ts).toordinal() - _EPOCH_ORDINAL
 
 
 def from_day(day: int) -> pd.Timestamp:
@@ -38,9 +42,9 @@ def from_day(day: int) -> pd.Timestamp:
 def _ymd(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(months since 1970-01, 0-based day of month, days in that month) for int days."""
     days = np.asarray(days, dtype=np.int64)
-    if len(days) > 1000:  # many rows, few distinct days (as-of dates, birthdays): work on the distinct range
+    if days.size > 1000:  # many rows, few distinct days (as-of dates, birthdays): work on the distinct range
         lo, hi = int(days.min()), int(days.max())
-        if hi - lo < len(days):
+        if hi - lo < days.size:
             mon, dom, length = _ymd_direct(np.arange(lo, hi + 1, dtype=np.int64))
             i = days - lo
             return mon[i], dom[i], length[i]
@@ -56,9 +60,10 @@ def _ymd_direct(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return mon.astype(np.int64), dom, length
 
 
-def shift_months(days: np.ndarray | int, months: int) -> np.ndarray:
+def shift_months(days: np.ndarray | int, months: int | np.ndarray) -> np.ndarray:
     """Move dates by whole months. A month end stays a month end (so quarterly windows tile exactly);
-    any other day keeps its day of month, clamped to the target month's length."""
+    any other day keeps its day of month, clamped to the target month's length. An array of months
+    broadcasts against the days (months[:, None] with 1-D days gives every shift of every day)."""
     days = np.atleast_1d(np.asarray(days, dtype=np.int64))
     mon, dom, length = _ymd(days)
     target = (mon + months).astype("datetime64[M]")
@@ -66,6 +71,16 @@ def shift_months(days: np.ndarray | int, months: int) -> np.ndarray:
     tlen = ((target + 1).astype("datetime64[D]") - first).astype(np.int64)
     tdom = np.where(dom == length - 1, tlen - 1, np.minimum(dom, tlen - 1))
     return first.astype(np.int64) + tdom
+
+
+@lru_cache(maxsize=256)
+def month_shifts(days: tuple[int, ...], months: tuple[int, ...]) -> np.ndarray:
+    """shift_months of every day by every number of months, as a read-only (months x days) array; cached,
+    as the same as-of dates come back request after request."""
+    out = (shift_months(np.asarray(days, dtype=np.int64), np.asarray(months, dtype=np.int64)[:, None]) if days
+           else np.zeros((len(months), 0), dtype=np.int64))
+    out.flags.writeable = False
+    return out
 
 
 def completed_months(start: np.ndarray, end: np.ndarray) -> np.ndarray:

@@ -22,7 +22,7 @@ from features.contract import (
     SOURCES,
     TABLES,
 )
-from features.loaders import Extract, RawTable, read_raw, type_table
+from features.loaders import Extract, RawTable, TypedColumn, read_raw, table_columns
 from upstream import io
 
 MAX_ROWS_SHOWN = 10
@@ -153,35 +153,50 @@ def _duplicated(values: np.ndarray) -> np.ndarray:
     return pd.Series(values, copy=False).duplicated(keep=False).to_numpy(dtype=bool)
 
 
+def _present_small(values: np.ndarray) -> np.ndarray | None:
+    """`_Checker.present` of a few values, when each is None or text; None otherwise (pandas decides)."""
+    absent: set[str | None] = set()
+    for v in set(values):
+        if v is None or (isinstance(v, str) and not v.strip()):
+            absent.add(v)
+        elif not isinstance(v, str):
+            return None
+    if not absent:
+        return np.ones(len(values), dtype=bool)
+    return np.fromiter((v not in absent for v in values), dtype=bool, count=len(values))
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """One table's columns as arrays, each read from the frames once: as written, and typed."""
+
+    raw: dict[str, np.ndarray]
+    typed: dict[str, TypedColumn]
+
+
 class _Checker:
-    """Collects problems for one table. Columns are read once as numpy arrays: a table may hold one posted
+    """Collects problems for one table. Works on numpy arrays, never frames: a table may hold one posted
     family (a few rows, where pandas' per-call overhead dominates) or a council (a million rows)."""
 
-    def __init__(self, report: ValidationReport, table: str) -> None:
-        self.report, self.table = report, table
-        self.raw_frame = report.raw[table].frame
-        self.typed_frame = report.typed[table]
+    def __init__(self, report: ValidationReport, table: str, columns: _Columns) -> None:
+        self.report, self.table, self.columns = report, table, columns
         self.path = report.raw[table].path
         self._present: dict[str, np.ndarray] = {}
-        self._raw: dict[str, np.ndarray] = {}
         self._typed: dict[str, np.ndarray] = {}
 
     def raw(self, col: str) -> np.ndarray:
-        if col not in self._raw:
-            self._raw[col] = self.raw_frame[col].to_numpy()
-        return self._raw[col]
+        return self.columns.raw[col]
 
     def typed(self, col: str) -> np.ndarray:
         """A typed column as numpy: dates datetime64 (NaT missing), integers float64 (NaN missing)."""
         if col not in self._typed:
-            s = self.typed_frame[col]
-            kind = TABLES[self.table][col]
-            self._typed[col] = (s.to_numpy(dtype=np.float64, na_value=np.nan) if kind == "int"
-                                else s.to_numpy())
+            values = self.columns.typed[col]
+            self._typed[col] = (values.to_numpy(dtype=np.float64, na_value=np.nan)
+                                if TABLES[self.table][col] == "int" else values)
         return self._typed[col]
 
     def add(self, column: str, rule: str, mask: np.ndarray) -> None:
-        rows = np.flatnonzero(np.asarray(mask, dtype=bool))
+        rows = np.asarray(mask, dtype=bool).nonzero()[0]
         if len(rows):
             self.report.problems.append(Problem(self.table, self.path, column, rule, rows))
 
@@ -189,18 +204,21 @@ class _Checker:
         """Non-missing and not blank; blanks are looked for among distinct values only (fast on big tables)."""
         if col not in self._present:
             s = self.raw(col)
-            mask = pd.notna(s)
-            if s.dtype == object:
-                uniq = set(s[mask]) if len(s) < SMALL else pd.unique(s[mask])
-                blanks = [u for u in uniq if isinstance(u, str) and not u.strip()]
-                if blanks:
-                    mask &= ~_isin(s, set(blanks))
+            mask = _present_small(s) if len(s) < SMALL and s.dtype == object else None
+            if mask is None:
+                mask = pd.notna(s)
+                if s.dtype == object:
+                    uniq = set(s[mask]) if len(s) < SMALL else pd.unique(s[mask])
+                    blanks = [u for u in uniq if isinstance(u, str) and not u.strip()]
+                    if blanks:
+                        mask &= ~_isin(s, set(blanks))
             self._present[col] = mask
         return self._present[col]
 
     def basic(self) -> None:
         """Required values, parseable types, codes that are in their lists, dates not in the future."""
         extract_date = np.datetime64(self.report.extract_date.to_datetime64(), "ns")
+        after = f"date is after the extract date {self.report.extract_date:%Y-%m-%d}"
         for col, kind in TABLES[self.table].items():
             present = self.present(col)
             if col not in NULLABLE[self.table]:
@@ -208,8 +226,7 @@ class _Checker:
             if kind == "date":
                 typed = self.typed(col)
                 self.add(col, "not a date in YYYY-MM-DD form", present & np.isnat(typed))
-                self.add(col, f"date is after the extract date {self.report.extract_date:%Y-%m-%d}",
-                         typed > extract_date)
+                self.add(col, after, typed > extract_date)
             elif kind == "int":
                 self.add(col, "not a whole number", present & np.isnan(self.typed(col)))
 
@@ -222,8 +239,8 @@ class _Checker:
         self.add(col, "must be unique (repeated value)", pd.notna(s) & _duplicated(s))
 
 
-def _check_children(report: ValidationReport, hubs: tuple[str, ...]) -> None:
-    ck = _Checker(report, "children")
+def _check_children(report: ValidationReport, tables: dict[str, _Columns], hubs: tuple[str, ...]) -> None:
+    ck = _Checker(report, "children", tables["children"])
     ck.basic()
     ck.unique("child_id")
     ck.codes("sex", SEX_CODES)
@@ -238,8 +255,8 @@ def _check_children(report: ValidationReport, hubs: tuple[str, ...]) -> None:
     ck.add("arrived_on", "arrived_on is before date_of_birth", ck.typed("arrived_on") < ck.typed("date_of_birth"))
 
 
-def _check_events(report: ValidationReport) -> None:
-    ck = _Checker(report, "events")
+def _check_events(report: ValidationReport, tables: dict[str, _Columns]) -> None:
+    ck = _Checker(report, "events", tables["events"])
     ck.basic()
     ck.unique("event_id")
     ck.codes("event_type", EVENT_TYPES)
@@ -271,10 +288,9 @@ def _check_events(report: ValidationReport) -> None:
            _isin(etype, ("cp_plan", "looked_after")) & ~has_detail)
 
     # Referential integrity, against children that passed their own rules.
-    children_raw = report.raw["children"].frame
     child_ok = report.valid_rows("children")
-    c_ids = children_raw["child_id"].to_numpy()
-    c_fams = children_raw["family_id"].to_numpy()
+    c_ids = tables["children"].raw["child_id"]
+    c_fams = tables["children"].raw["family_id"]
     all_families = set(c_fams[pd.notna(c_fams)])
     good_families = set(c_fams[child_ok & pd.notna(c_fams)])
     all_child_ids = set(c_ids[pd.notna(c_ids)])
@@ -319,9 +335,13 @@ def validate_raw(raw: dict[str, RawTable], *, hubs: tuple[str, ...],
                                 "(the contract allows no extra columns, so no free text can enter)")
     if report.fatal:
         return report
-    report.typed = {name: type_table(t.frame, name) for name, t in raw.items()}
-    _check_children(report, hubs)
-    _check_events(report)
+    # each frame is read once into arrays; the checks work on those, and the typed frames are built from them
+    tables: dict[str, _Columns] = {}
+    for name, t in raw.items():
+        tables[name] = _Columns(*table_columns(t.frame, name))
+        report.typed[name] = pd.DataFrame(tables[name].typed, index=t.frame.index)
+    _check_children(report, tables, hubs)
+    _check_events(report, tables)
     return report
 
 

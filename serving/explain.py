@@ -46,15 +46,23 @@ class Reason:
     group: str  # the signal the feature belongs to (one reason per signal)
 
 
+@lru_cache(maxsize=16)
+def _column_index(feature_names: tuple[str, ...]) -> pd.Index:
+    # once per model, not per request: building an Index of a few hundred names is not free
+    return pd.Index(feature_names, dtype=object)
+
+
 def feature_matrix(rows: pd.DataFrame, feature_names: Sequence[str]) -> np.ndarray:
     """The model inputs as a float64 matrix in the model's column order (nullable integers become NaN)."""
-    have = set(rows.columns)
-    missing = [c for c in feature_names if c not in have]
-    if missing:
+    positions = rows.columns.get_indexer(_column_index(tuple(feature_names)))
+    if (positions < 0).any():
         from upstream.errors import UpstreamError
 
+        missing = [c for c, p in zip(feature_names, positions, strict=True) if p < 0]
         raise UpstreamError(f"the feature table lacks the model's input column(s): {', '.join(missing[:10])}")
-    frame = rows[list(feature_names)]
+    # a take by position, not `rows[list(feature_names)]`: the label lookup costs more than the copy on a
+    # one-family table, and gives the same frame
+    frame = rows.take(positions, axis=1)
     dtypes = frame.dtypes
     # a frame holds a handful of distinct dtypes: test each once, not once per column
     odd_types = {t for t in set(dtypes) if not pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t)}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import time
 from collections.abc import Callable
@@ -127,38 +128,71 @@ def _hubs(cohort: pd.DataFrame, config: Config) -> np.ndarray:
     return names[pd.to_numeric(cohort["hub_code"]).to_numpy(dtype=int)]
 
 
-def score_children(model: ScoringModel, cohort: pd.DataFrame, config: Config) -> tuple[pd.DataFrame, np.ndarray]:
-    """Calibrated probability and raw margin for every cohort row; returns the scores and the feature matrix."""
+def _as_of(cohort: pd.DataFrame) -> np.ndarray:
+    column = cohort["as_of"]
+    # a datetime64 column is already what to_datetime gives: skip its per-call cost (a family is a few rows)
+    return column.to_numpy() if column.dtype.kind == "M" else pd.to_datetime(column).to_numpy()
+
+
+@dataclass(frozen=True)
+class RankedChildren:
+    """A cohort's scores as arrays in rank order (by hub, probability highest first, child_id): what the scores
+    table is made of, for a caller that needs no table (a posted family is three or four rows, and building
+    and sorting a DataFrame would cost more than the model)."""
+
+    order: np.ndarray  # the cohort's row positions in rank order
+    X: np.ndarray  # the feature matrix, rows in rank order
+    child_id: np.ndarray
+    hub: np.ndarray
+    age_years: np.ndarray  # float: whole years, NaN when unknown
+    probability: np.ndarray
+    margin: np.ndarray
+    rank_in_hub: np.ndarray
+
+
+def rank_children(model: ScoringModel, cohort: pd.DataFrame, config: Config) -> RankedChildren:
+    """Calibrated probability and raw margin for every cohort row, ranked within hub."""
     if cohort.empty:
         raise UpstreamError("the cohort is empty at this as-of date: no resident children under 18 to score")
-    dates = pd.to_datetime(cohort["as_of"]).unique() if "as_of" in cohort.columns else []
-    if len(dates) > 1:
+    if "as_of" in cohort.columns and len(dates := pd.unique(_as_of(cohort))) > 1:
         raise UpstreamError(f"score one as-of date at a time; the table holds {len(dates)}")
     X = feature_matrix(cohort, model.feature_names)
     margin = np.asarray(model.booster.predict(X, raw_score=True, num_iteration=model.num_iteration,
                                               **predict_params(len(X))), dtype=float)
-    scores = pd.DataFrame({
-        "child_id": cohort["child_id"].astype(str).to_numpy(),
-        "family_id": cohort["family_id"].astype(str).to_numpy(),
-        "hub": _hubs(cohort, config),
-        "as_of": pd.to_datetime(cohort["as_of"]).to_numpy() if "as_of" in cohort.columns else pd.NaT,
-        "age_years": pd.array(_ages(cohort), dtype="Int64") if len(cohort) else pd.array([], dtype="Int64"),
-        "previously_known": cohort["previously_known"].astype(bool).to_numpy() if "previously_known" in cohort
-        else False,
-        "probability": model.calibrate(margin),
-        "margin": margin,
-    })
+    probability = model.calibrate(margin)
+    child_id = cohort["child_id"].astype(str).to_numpy()
+    hub = _hubs(cohort, config)
     # rank within hub: by hub, probability (highest first), child_id; a stable sort of integer keys (the
     # same order as a pandas multi-key sort_values, without its per-call cost on a one-family table)
-    hub_code = pd.factorize(scores["hub"].to_numpy(dtype=object), sort=True)[0]
-    id_code = pd.factorize(scores["child_id"].to_numpy(dtype=object), sort=True)[0]
-    order = np.lexsort((id_code, -scores["probability"].to_numpy(dtype=np.float64), hub_code))
+    hub_code = pd.factorize(hub, sort=True)[0]
+    id_code = pd.factorize(child_id, sort=True)[0]
+    order = np.lexsort((id_code, -probability, hub_code))
     hub_sorted = hub_code[order]
     position = np.arange(len(order))
     first_of_hub = np.maximum.accumulate(np.where(np.r_[True, hub_sorted[1:] != hub_sorted[:-1]], position, 0))
-    scores = scores.take(order).reset_index(drop=True)
-    scores["rank_in_hub"] = position - first_of_hub + 1
-    return scores, X[order]
+    return RankedChildren(order=order, X=X[order], child_id=child_id[order], hub=hub[order],
+                          age_years=_ages(cohort)[order], probability=probability[order], margin=margin[order],
+                          rank_in_hub=position - first_of_hub + 1)
+
+
+def score_children(model: ScoringModel, cohort: pd.DataFrame, config: Config) -> tuple[pd.DataFrame, np.ndarray]:
+    """Calibrated probability and raw margin for every cohort row, ranked within hub; returns the scores (in
+    rank order) and the feature matrix (rows in the same order)."""
+    ranked = rank_children(model, cohort, config)
+    order = ranked.order
+    scores = pd.DataFrame({
+        "child_id": ranked.child_id,
+        "family_id": cohort["family_id"].astype(str).to_numpy()[order],
+        "hub": ranked.hub,
+        "as_of": _as_of(cohort)[order] if "as_of" in cohort.columns else pd.NaT,
+        "age_years": pd.array(ranked.age_years, dtype="Int64"),
+        "previously_known": cohort["previously_known"].astype(bool).to_numpy()[order] if "previously_known" in cohort
+        else False,
+        "probability": ranked.probability,
+        "margin": ranked.margin,
+        "rank_in_hub": ranked.rank_in_hub,
+    })
+    return scores, ranked.X
 
 
 def _family_slices(family_ids: np.ndarray) -> dict[str, np.ndarray]:
@@ -402,18 +436,16 @@ def summary(result: ScoringResult, out: str | Path) -> str:
 def score_family(model: ScoringModel, rows: pd.DataFrame, config: Config, *, describe: Describe | None = None
                  ) -> dict[str, Any]:
     """One family's risk, children, reasons and protective factor (the same rules as the lists), for the API."""
-    scores, X = score_children(model, rows, config)
-    shap, base = explain_rows(model.booster, X, model.feature_names, num_iteration=model.num_iteration)
-    ages = scores["age_years"].to_numpy(dtype=float, na_value=np.nan)
-    reasons, protective = family_reasons(scores["child_id"].to_numpy(dtype=object), X, shap, model.feature_names,
-                                         probabilities=scores["probability"].to_numpy(), ages=ages,
-                                         describe=describe)
-    risk = family_risk(scores["probability"].to_numpy())
+    ranked = rank_children(model, rows, config)
+    shap, base = explain_rows(model.booster, ranked.X, model.feature_names, num_iteration=model.num_iteration)
+    reasons, protective = family_reasons(ranked.child_id, ranked.X, shap, model.feature_names,
+                                         probabilities=ranked.probability, ages=ranked.age_years, describe=describe)
+    risk = family_risk(ranked.probability)
     return {
         "family_risk": risk, "band": config.serving.band_for(risk), "base_value": base,
-        "children": [{"child_id": c, "age_years": None if pd.isna(a) else int(a), "probability": float(p),
-                      "margin": float(m)} for c, a, p, m in zip(scores["child_id"], ages, scores["probability"],
-                                                                scores["margin"], strict=True)],
+        "children": [{"child_id": c, "age_years": None if math.isnan(a) else int(a), "probability": p, "margin": m}
+                     for c, a, p, m in zip(ranked.child_id.tolist(), ranked.age_years.tolist(),
+                                           ranked.probability.tolist(), ranked.margin.tolist(), strict=True)],
         "reasons": [r.text for r in reasons], "reason_features": [r.feature for r in reasons],
         "protective": protective.text if protective is not None else None, "notice": DECISION_SUPPORT,
         "signals": sorted({feature_kind(r.feature)[1] for r in reasons}),

@@ -9,11 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from serving.explain import feature_matrix
 from serving.scoring import (
     SCORE_COLUMNS,
     ScoringModel,
     default_as_of,
     run_score,
+    score_children,
     score_cohort,
     score_family,
     write_scoring,
@@ -110,6 +112,33 @@ def test_score_family_agrees_with_the_batch(s_model: ScoringModel, s_cohort: pd.
     one = score_family(s_model, s_cohort[s_cohort["family_id"] == top["family_id"]], s_config)
     assert one["family_risk"] == pytest.approx(top["family_risk"])
     assert one["reasons"] == json.loads(top["reasons"]) and one["protective"] == top["protective"]
+
+
+def test_children_are_ranked_like_a_pandas_sort(s_model: ScoringModel, s_cohort: pd.DataFrame,
+                                                s_config: Config) -> None:
+    shuffled = s_cohort.sample(frac=1, random_state=3).set_index(np.arange(len(s_cohort))[::-1])
+    scores, X = score_children(s_model, shuffled, s_config)
+    expected = scores.sort_values(["hub", "probability", "child_id"], ascending=[True, False, True], kind="stable")
+    assert scores.index.equals(expected.index)  # already in that order
+    assert scores["rank_in_hub"].tolist() == (scores.groupby("hub").cumcount() + 1).tolist()
+    # every column and the feature matrix's rows follow the same child
+    by_id = shuffled.set_index("child_id").loc[scores["child_id"]]
+    assert scores["family_id"].tolist() == by_id["family_id"].tolist()
+    assert scores["hub"].tolist() == by_id["hub"].tolist()
+    assert scores["previously_known"].tolist() == by_id["previously_known"].tolist()
+    assert scores["age_years"].tolist() == (by_id["age_months"] // 12).astype(int).tolist()
+    assert np.array_equal(X, feature_matrix(by_id, s_model.feature_names), equal_nan=True)
+
+
+def test_score_family_gives_the_batch_tables_numbers(s_model: ScoringModel, s_cohort: pd.DataFrame,
+                                                     s_config: Config) -> None:
+    sizes = s_cohort.groupby("family_id").size()
+    rows = s_cohort[s_cohort["family_id"] == sizes.idxmax()]
+    scores, _ = score_children(s_model, rows, s_config)
+    one = score_family(s_model, rows, s_config)
+    assert one["children"] == [{"child_id": c, "age_years": int(a), "probability": p, "margin": m}
+                               for c, a, p, m in scores[["child_id", "age_years", "probability", "margin"]]
+                               .itertuples(index=False)]
 
 
 def test_default_as_of_is_the_month_end_on_or_before() -> None:

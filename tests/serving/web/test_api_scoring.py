@@ -10,6 +10,9 @@ import pandas as pd
 import pytest
 
 from features import build_features, load_extract
+from features.contract import TABLES
+from serving.api.scoring.schemas import ScoreRequest
+from serving.api.scoring.service import _why_not_scored, raw_tables
 from serving.scoring import score_family
 
 Web = Any  # the `web` fixture (conftest.Web)
@@ -51,6 +54,30 @@ def test_children_outside_the_cohort_are_said_why(web: Web, tiny_family: Tiny) -
     assert body["not_scored"] == [{"child_id": "C004", "why": "looked after at the as-of date (already in care)"}]
 
 
+def test_each_rule_that_keeps_a_child_out_is_named() -> None:
+    as_of = pd.Timestamp("2016-06-30")
+    day = pd.to_datetime
+    children = pd.DataFrame({
+        "child_id": ["unborn", "adult", "gone", "not_yet", "in_care", "care_ended", "care_ending"],
+        "date_of_birth": day(["2016-07-01", "1998-06-30", "2005-01-01", "2005-01-01", "2005-01-01", "2005-01-01",
+                              "2005-01-01"]),
+        "arrived_on": day(["2016-07-01", "1998-06-30", "2005-01-01", "2016-07-01", "2005-01-01", "2005-01-01",
+                           "2005-01-01"]),
+        "left_on": day([None, None, "2016-06-29", None, None, None, None]),
+    })
+    events = pd.DataFrame({  # care episodes: open; ended on the as-of date; ending after it; another event type
+        "child_id": ["in_care", "care_ended", "care_ending", "gone", None],
+        "event_type": ["looked_after", "looked_after", "looked_after", "cp_plan", "looked_after"],
+        "event_date": day(["2016-01-01", "2016-01-01", "2016-01-01", "2016-01-01", "2016-01-01"]),
+        "end_date": day([None, "2016-06-30", "2016-07-01", None, None]),
+    })
+    assert _why_not_scored(children, as_of, events) == [
+        "not born by the as-of date", "18 or over at the as-of date", "not resident at the as-of date",
+        "not resident at the as-of date", "looked after at the as-of date (already in care)",
+        "not in the cohort at the as-of date", "looked after at the as-of date (already in care)"]
+    assert _why_not_scored(children.iloc[:0], as_of, events.iloc[:0]) == []
+
+
 def test_scoring_is_audit_logged_and_scoped(web: Web, tiny_family: Tiny) -> None:
     web.client.post("/api/score", json=tiny_family("F01"), headers=web.auth("lead_north"))
     last = list(web.store.audit_entries())[-1]
@@ -59,6 +86,17 @@ def test_scoring_is_audit_logged_and_scoped(web: Web, tiny_family: Tiny) -> None
     assert web.client.post("/api/score", json=tiny_family("F01"), headers=web.auth("lead_river")).status_code == 403
     assert web.client.post("/api/score", json=tiny_family("F01"), headers=web.auth("gov")).status_code == 403
     assert web.client.post("/api/score", json=tiny_family("F01")).status_code == 401
+
+
+def test_posted_rows_become_the_raw_tables_validation_reads(tiny_family: Tiny) -> None:
+    """Each posted row as text, as it would be written in a CSV: ISO dates, whole numbers, None when missing."""
+    for body in (tiny_family("F01"), {**tiny_family("F02"), "events": []}):
+        raw = raw_tables(ScoreRequest.model_validate(body))
+        for name, columns in TABLES.items():
+            rows = [[None if r.get(c) is None else str(r[c]) for c in columns] for r in body[name]]
+            expected = pd.DataFrame(rows, columns=list(columns), dtype=object)
+            pd.testing.assert_frame_equal(raw[name].frame, expected)
+            assert raw[name].frame.to_numpy().tolist() == rows  # None, never NaN
 
 
 def _field_errors(r: Any) -> dict[str, str]:
