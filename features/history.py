@@ -2,7 +2,10 @@
 
 Every point-in-time question ("how many of these records up to day t?", "which episodes are open at t?")
 becomes a binary search into a stream sorted by (key, day), so the cost is vectorised over events and
-rows: no Python loop per child or per row, only per signal and per as-of date.
+rows: no Python loop per child or per row, only per group of signals and per as-of date. Which records a
+signal counts is one lookup of each record's class (type, source, detail, ended, re-referral) in a table.
+Below SMALL values, ids are looked up, checked and coded with Python dicts and sorts instead of pandas indexes
+(the one-family path of the web API).
 """
 
 from __future__ import annotations
