@@ -135,7 +135,7 @@ def _small_dates(values: np.ndarray) -> np.ndarray | None:
     """`parse_dates` of a few values, when every one is None or a 'YYYY-MM-DD' string naming a calendar day;
     None otherwise (pandas decides: its parser accepts more forms, e.g. '2020-2-3', 'today')."""
     days = []
-    for v in values:
+    for v in values.tolist():
         if v is None:
             days.append(_NAT)
         elif type(v) is str and len(v) == 10 and v[4] == "-" and v[7] == "-":
@@ -159,7 +159,7 @@ def parse_ints(values: pd.Series) -> pd.Series:
 def _small_ints(values: np.ndarray) -> pd.arrays.IntegerArray | None:
     """`_int_array` of a few values, when every one is None or a plain whole number; None otherwise."""
     data, mask = [], []
-    for v in values:
+    for v in values.tolist():
         if v is None:
             data.append(1)  # the value pandas leaves under the mask
             mask.append(True)
@@ -186,7 +186,7 @@ def _int_array(values: np.ndarray) -> pd.api.extensions.ExtensionArray:
 def _text(values: np.ndarray) -> np.ndarray:
     """A copy of a text column with None for every kind of missing value (NaN, NaT, <NA>)."""
     out = values.copy()
-    if len(out) >= SMALL or not all(v is None or type(v) is str for v in out):  # else nothing to replace
+    if len(out) >= SMALL or not all(v is None or type(v) is str for v in out.tolist()):  # else nothing to replace
         out[pd.isna(out)] = None
     return out
 
@@ -198,16 +198,17 @@ def table_columns(raw: pd.DataFrame, name: str) -> tuple[dict[str, np.ndarray], 
 
     Works on arrays, and parses every text date column of the table in one call: a table may be one posted
     family, where pandas' per-call overhead (a Series per column read) would dominate."""
-    if len(set(raw.columns)) < len(raw.columns):  # a column read by name would be a frame, not one array
+    columns = raw.columns.tolist()
+    if len(set(columns)) < len(columns):  # a column read by name would be a frame, not one array
         repeated = raw.columns[raw.columns.duplicated()].unique()
         raise ValueError(f"{name}: repeated column names: {', '.join(map(str, repeated))}")
     n = len(raw)
-    dtypes = dict(zip(raw.columns, raw.dtypes, strict=True))
+    dtypes = dict(zip(columns, raw.dtypes.tolist(), strict=True))
     if n < SMALL and all(t == _TEXT for t in dtypes.values()):
         table = raw.to_numpy()  # one object array whose columns are the frame's own values
-        values = {col: table[:, i] for i, col in enumerate(raw.columns)}
+        values = {col: table[:, i] for i, col in enumerate(columns)}
     else:
-        values = {col: raw[col].to_numpy() for col in raw.columns}
+        values = {col: raw[col].to_numpy() for col in columns}
     typed: dict[str, TypedColumn] = {}
     text_dates: list[str] = []
     for col, kind in TABLES[name].items():

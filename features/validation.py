@@ -136,34 +136,39 @@ def _code_set(allowed: tuple[str, ...]) -> frozenset:
 
 
 def _isin(values: np.ndarray, allowed: tuple | list | set | frozenset) -> np.ndarray:
-    """`pd.Series(values).isin(allowed)` as a boolean array; a set lookup per value on small inputs."""
+    """`pd.Series(values).isin(allowed)` as a boolean array; a set lookup per value on small inputs.
+
+    Small inputs are looped over as lists (`tolist`): iterating an ndarray in Python costs more per value,
+    and it ends by raising and catching an IndexError."""
     if len(values) < SMALL:
         s = allowed if isinstance(allowed, (set, frozenset)) else _code_set(tuple(allowed))
-        return np.fromiter((v in s for v in values), dtype=bool, count=len(values))
+        return np.array([v in s for v in values.tolist()], dtype=bool)
     return pd.Series(values, copy=False).isin(list(allowed)).to_numpy(dtype=bool)
 
 
 def _duplicated(values: np.ndarray) -> np.ndarray:
     """`pd.Series(values).duplicated(keep=False)` as a boolean array."""
     if len(values) < SMALL:
+        items = values.tolist()
         seen: dict[object, int] = {}
-        for v in values:
+        for v in items:
             seen[v] = seen.get(v, 0) + 1
-        return np.fromiter((seen[v] > 1 for v in values), dtype=bool, count=len(values))
+        return np.array([seen[v] > 1 for v in items], dtype=bool)
     return pd.Series(values, copy=False).duplicated(keep=False).to_numpy(dtype=bool)
 
 
 def _present_small(values: np.ndarray) -> np.ndarray | None:
     """`_Checker.present` of a few values, when each is None or text; None otherwise (pandas decides)."""
+    items = values.tolist()
     absent: set[str | None] = set()
-    for v in set(values):
+    for v in set(items):
         if v is None or (isinstance(v, str) and not v.strip()):
             absent.add(v)
         elif not isinstance(v, str):
             return None
     if not absent:
-        return np.ones(len(values), dtype=bool)
-    return np.fromiter((v not in absent for v in values), dtype=bool, count=len(values))
+        return np.ones(len(items), dtype=bool)
+    return np.array([v not in absent for v in items], dtype=bool)
 
 
 @dataclass(frozen=True)
@@ -276,7 +281,7 @@ def _check_events(report: ValidationReport, tables: dict[str, _Columns]) -> None
     for et, rule in DETAIL_CODES.items():
         sel = np.flatnonzero(has_detail & (etype == et))
         if len(sel):
-            vals = [str(v) for v in detail[sel]]
+            vals = [str(v) for v in detail[sel].tolist()]
             detail_ok[sel] = (np.fromiter((rule.fullmatch(v) is not None for v in vals), dtype=bool, count=len(sel))
                               if isinstance(rule, re.Pattern) else _isin(np.asarray(vals, dtype=object), rule))
     coded = _isin(etype, tuple(DETAIL_CODES))
@@ -291,10 +296,10 @@ def _check_events(report: ValidationReport, tables: dict[str, _Columns]) -> None
     child_ok = report.valid_rows("children")
     c_ids = tables["children"].raw["child_id"]
     c_fams = tables["children"].raw["family_id"]
-    all_families = set(c_fams[pd.notna(c_fams)])
-    good_families = set(c_fams[child_ok & pd.notna(c_fams)])
-    all_child_ids = set(c_ids[pd.notna(c_ids)])
-    good_child_ids = set(c_ids[child_ok])
+    all_families = set(c_fams[pd.notna(c_fams)].tolist())
+    good_families = set(c_fams[child_ok & pd.notna(c_fams)].tolist())
+    all_child_ids = set(c_ids[pd.notna(c_ids)].tolist())
+    good_child_ids = set(c_ids[child_ok].tolist())
 
     fam = ck.raw("family_id")
     fam_present = ck.present("family_id")
@@ -311,8 +316,8 @@ def _check_events(report: ValidationReport, tables: dict[str, _Columns]) -> None
     # the family each child_id belongs to in children (ids repeated in children have no single owner)
     once = ~_duplicated(c_ids)
     if len(child) < SMALL:
-        owners = dict(zip(c_ids[once], c_fams[once], strict=True))
-        owner = np.array([owners.get(c) for c in child], dtype=object)
+        owners = dict(zip(c_ids[once].tolist(), c_fams[once].tolist(), strict=True))
+        owner = np.array([owners.get(c) for c in child.tolist()], dtype=object)
     else:
         owner = pd.Series(child, copy=False).map(pd.Series(c_fams[once], index=c_ids[once])).to_numpy(dtype=object)
     owned = pd.notna(owner)

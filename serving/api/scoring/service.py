@@ -33,14 +33,14 @@ EARLIEST_AS_OF = date(1900, 1, 1)
 # Each table's column labels, built once: a frame takes a view (its own Index object, so a name set on one
 # frame's columns stays there), which costs a tenth of building the labels from a list again.
 _COLUMNS = {table: pd.Index(list(columns)) for table, columns in TABLES.items()}
+_FIELDS = {table: attrgetter(*columns) for table, columns in TABLES.items()}  # a row's values, in column order
 
 
 def _frame(rows: list, table: str) -> pd.DataFrame:
     """Request rows as the raw (all-string) table validation reads, in the contract's column order.
 
     Built as one object array: a frame from a list of dicts costs more than validating a family."""
-    columns = _COLUMNS[table]
-    fields = attrgetter(*columns)
+    columns, fields = _COLUMNS[table], _FIELDS[table]
     # most posted values are text already (str() of a str is the same string)
     values = [v if type(v) is str else None if v is None else v.isoformat() if isinstance(v, date) else str(v)
               for r in rows for v in fields(r)]
