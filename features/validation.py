@@ -158,7 +158,8 @@ def _duplicated(values: np.ndarray) -> np.ndarray:
 
 
 def _present_small(values: np.ndarray) -> np.ndarray | None:
-    """`_Checker.present` of a few values, when each is None or text; None otherwise (pandas decides)."""
+    """`_Checker.present` of a few values, when each is None or text; None otherwise (then pandas' own
+    missing-value test decides)."""
     items = values.tolist()
     absent: set[str | None] = set()
     for v in set(items):

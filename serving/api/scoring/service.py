@@ -31,7 +31,7 @@ EARLIEST_AS_OF = date(1900, 1, 1)
 
 
 # Each table's column labels, built once: a frame takes a view (its own Index object, so a name set on one
-# frame's columns stays there), which costs a tenth of building the labels from a list again.
+# frame's columns stays there), a small fraction of the cost of building the labels from a list again.
 _COLUMNS = {table: pd.Index(list(columns)) for table, columns in TABLES.items()}
 _FIELDS = {table: attrgetter(*columns) for table, columns in TABLES.items()}  # a row's values, in column order
 
@@ -39,7 +39,7 @@ _FIELDS = {table: attrgetter(*columns) for table, columns in TABLES.items()}  # 
 def _frame(rows: list, table: str) -> pd.DataFrame:
     """Request rows as the raw (all-string) table validation reads, in the contract's column order.
 
-    Built as one object array: a frame from a list of dicts costs more than validating a family."""
+    Built as one object array in one pass over the rows: a frame from a dict per row costs several times more."""
     columns, fields = _COLUMNS[table], _FIELDS[table]
     # most posted values are text already (str() of a str is the same string)
     values = [v if type(v) is str else None if v is None else v.isoformat() if isinstance(v, date) else str(v)
