@@ -96,6 +96,12 @@ def _slot(d: FeatureDef) -> _Slot:
     return (d.kind, d.window if d.kind in _LINEAR else None)
 
 
+def _cut_months(slots: Sequence[_Slot]) -> list[int]:
+    """The cut-offs (months back from t, 0 first: t itself) that these slots' counts and trends need."""
+    return sorted({0} | {m for kind, m in slots if kind in _LINEAR and m is not None}
+                  | {2 * m for kind, m in slots if kind == "trend" and m is not None})
+
+
 @lru_cache(maxsize=32)
 def _plan(windows: tuple[int, ...]) -> _Plan:
     """Cached by the configured windows: hashing some 260 frozen definitions on every call would be a
@@ -104,24 +110,21 @@ def _plan(windows: tuple[int, ...]) -> _Plan:
     nan_columns = np.array([i for i, d in enumerate(defs) if d.kind == "days_since"], dtype=np.int64)
     static = tuple((i, d.name) for i, d in enumerate(defs) if d.kind == "static")
     by_scope: dict[str, dict[Signal, dict[_Slot, int]]] = {}
-    months = {0}
     for i, d in enumerate(defs):
         if d.signal is not None:
             by_scope.setdefault(d.signal.scope, {}).setdefault(d.signal, {})[_slot(d)] = i
-            if d.kind in _LINEAR and d.window is not None:
-                months |= {d.window, 2 * d.window} if d.kind == "trend" else {d.window}
             # episodes dated by their end have no open state (an ended episode is not open)
             assert not (d.signal.on == "end" and d.kind in _OPEN)
     scopes = tuple((scope, tuple(signals.items())) for scope, signals in by_scope.items())
-    return _Plan(defs, pd.Index([d.name for d in defs]), nan_columns, static, scopes, tuple(sorted(months)))
+    cut_months = _cut_months([_slot(d) for d in defs if d.signal is not None])
+    return _Plan(defs, pd.Index([d.name for d in defs]), nan_columns, static, scopes, tuple(cut_months))
 
 
 def _chunk(plan: _Plan, scope: str, signals: tuple[tuple[Signal, dict[_Slot, int]], ...]) -> _Chunk:
     """The layout of a chunk: the slots any of its signals has, and the cut-offs (months back from t) they need."""
     present = list(dict.fromkeys(slot for _, columns in signals for slot in columns))
     linear = [(kind, m) for kind, m in present if kind in _LINEAR]
-    months = sorted({0} | {m for _, m in linear if m is not None}
-                    | {2 * m for kind, m in linear if kind == "trend" and m is not None})
+    months = _cut_months(linear)
     days_since = ("days_since", None) in present
     opens = tuple(kind for kind, _ in present if kind in _OPEN)
     order = [*linear, *[("days_since", None)] * days_since, *[(kind, None) for kind in opens]]

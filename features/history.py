@@ -19,6 +19,7 @@ import pandas as pd
 
 from features.contract import CP_CATEGORIES, EVENT_TYPES, SOURCES
 from features.definitions import CHILD_PARTNER_TYPES, HOUSEHOLD_TYPES, Signal
+from features.loaders import SMALL
 from features.timeline import NEVER, completed_months, shift_months, to_days
 from upstream.errors import ContractError
 
@@ -43,7 +44,6 @@ def type_mask(types: tuple[str, ...]) -> np.ndarray:
     return table
 
 
-SMALL = 5_000  # below this many values Python dicts and sorts beat building pandas indexes (one family)
 
 
 @lru_cache(maxsize=64)

@@ -110,7 +110,9 @@ def read_raw(directory: str | Path) -> dict[str, RawTable]:
     return {name: read_raw_table(directory, name) for name in TABLES}
 
 
-SMALL = 5_000  # below this many rows, Python loops beat pandas' per-call overhead (one posted family)
+# Below this many rows (or values), Python loops, sets and dicts beat pandas' per-call overhead: the one-family
+# path of the API. Validation and the history compiler use the same threshold.
+SMALL = 5_000
 
 # A whole number that is still exact as float64 (pandas parses a column with gaps as floats).
 _WHOLE = re.compile(r"-?[0-9]{1,15}")
@@ -150,10 +152,6 @@ def _small_dates(values: np.ndarray) -> np.ndarray | None:
     ns[inside] *= _NS_PER_DAY
     ns[~inside] = _NAT
     return ns.view("datetime64[ns]")
-
-
-def parse_ints(values: pd.Series) -> pd.Series:
-    return pd.Series(_int_array(values.to_numpy()), index=values.index, name=values.name)
 
 
 def _small_ints(values: np.ndarray) -> pd.arrays.IntegerArray | None:

@@ -22,7 +22,7 @@ from features.contract import (
     SOURCES,
     TABLES,
 )
-from features.loaders import Extract, RawTable, TypedColumn, read_raw, table_columns
+from features.loaders import SMALL, Extract, RawTable, TypedColumn, read_raw, table_columns
 from upstream import io
 
 MAX_ROWS_SHOWN = 10
@@ -127,7 +127,6 @@ class ValidationReport:
         return counts
 
 
-SMALL = 5_000  # below this many rows, Python sets and dicts beat building pandas hash tables (the one-family path)
 
 
 @lru_cache(maxsize=64)
