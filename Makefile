@@ -38,6 +38,7 @@ demo: $(STAMP)
 
 test: $(STAMP) browser-deps
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/pytest
 
 test-all: $(STAMP) browser-deps
@@ -52,6 +53,7 @@ browser-deps:
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) $(DEMO)

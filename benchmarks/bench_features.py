@@ -25,8 +25,8 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from features import Extract, as_of_grid, build_features  # noqa: E402
-from features.contract import (  # noqa: E402
+from core.config import load_config  # noqa: E402
+from core.contract import (  # noqa: E402
     CP_CATEGORIES,
     EPISODE_EVENT_TYPES,
     ETHNICITY_CODES,
@@ -35,8 +35,8 @@ from features.contract import (  # noqa: E402
     SOURCED_EVENT_TYPES,
     SOURCES,
 )
-from upstream.config import load_config  # noqa: E402
-from upstream.io import write_parquet  # noqa: E402
+from core.io import write_parquet  # noqa: E402
+from features import Extract, as_of_grid, build_features  # noqa: E402
 
 START, END = pd.Timestamp("2010-04-01"), pd.Timestamp("2017-03-31")
 # relative frequency of each event type in the random history

@@ -58,8 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     import features
+    from core.config import load_config
     from serving.scoring import load_model, run_score, score_family
-    from upstream.config import load_config
 
     config = load_config(args.config)
     data = args.data if args.data is not None else cached_default_council(config, args.cache)

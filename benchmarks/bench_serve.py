@@ -178,8 +178,8 @@ def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install -y wrk")
 
-    from serving.store import Store
-    from upstream.config import parse_config
+    from core.config import parse_config
+    from serving.web.store import Store
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-serve-"))
     cfg_data = small_config(args.children)

@@ -11,9 +11,9 @@ import argparse
 import resource
 import time
 
+from core.config import load_config
 from synthetic import simulate
 from synthetic.calibration import measure, table
-from upstream.config import load_config
 
 
 def main() -> None:

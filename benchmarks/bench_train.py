@@ -22,8 +22,8 @@ sys.path.insert(0, str(ROOT))
 
 from _council import DEFAULT_CACHE, cached_default_council  # noqa: E402
 
+from core.config import load_config  # noqa: E402
 from training.pipeline import summary, train_from_directory  # noqa: E402
-from upstream.config import load_config  # noqa: E402
 
 
 def main() -> None:

@@ -1,8 +1,6 @@
 """features: the data contract, loaders and validation, cohort, labels, point-in-time features, feature dictionary."""
 
-from features.build import AGE_BANDS, AUDIT_COLUMNS, KEY_COLUMNS, build_features
-from features.cohort import cohort
-from features.contract import (
+from core.contract import (
     CHILDREN_COLUMNS,
     DETAIL_CODES,
     EPISODE_EVENT_TYPES,
@@ -12,6 +10,8 @@ from features.contract import (
     SOURCES,
     ethnic_group,
 )
+from features.build import AGE_BANDS, AUDIT_COLUMNS, KEY_COLUMNS, build_features
+from features.cohort import cohort
 from features.definitions import SIGNALS, FeatureDef, Signal, feature_columns, feature_defs
 from features.dictionary import FEATURE_DICTIONARY, FeatureInfo, describe
 from features.labels import labels

@@ -15,14 +15,14 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from features.contract import ETHNICITY_GROUPS, KNOWN_TO_SOCIAL_CARE_TYPES
+from core.config import Config
+from core.contract import ETHNICITY_GROUPS, KNOWN_TO_SOCIAL_CARE_TYPES
+from core.errors import ContractError
 from features.definitions import FeatureDef, Signal, feature_defs
 from features.history import DAY0, SPAN, TYPE_CODE, History, SignalTable, lookup_codes, position, type_mask
 from features.labels import label_array
 from features.loaders import Extract
 from features.timeline import NEVER, completed_months, day_of, month_shifts, normalise_dates
-from upstream.config import Config
-from upstream.errors import ContractError
 
 KEY_COLUMNS = ("child_id", "family_id", "as_of")
 AUDIT_COLUMNS = ("sex", "ethnicity", "ethnic_group", "disability", "age_band", "hub", "deprivation_decile",

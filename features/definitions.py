@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Literal
 
-from features.contract import CP_CATEGORIES, KNOWN_TO_SOCIAL_CARE_TYPES, SOURCES
+from core.contract import CP_CATEGORIES, KNOWN_TO_SOCIAL_CARE_TYPES, SOURCES
 
 if TYPE_CHECKING:
-    from upstream.config import Config
+    from core.config import Config
 
 # Whose events a signal counts, for a child at the as-of date:
 #   child     - events recorded against the child, plus household-wide records (child_id null) of the family;

@@ -17,11 +17,11 @@ from itertools import pairwise
 import numpy as np
 import pandas as pd
 
-from features.contract import CP_CATEGORIES, EVENT_TYPES, SOURCES
+from core.contract import CP_CATEGORIES, EVENT_TYPES, SOURCES
+from core.errors import ContractError
 from features.definitions import CHILD_PARTNER_TYPES, HOUSEHOLD_TYPES, Signal
 from features.loaders import SMALL
 from features.timeline import NEVER, completed_months, shift_months, to_days
-from upstream.errors import ContractError
 
 # A stream position is key * SPAN + (day - DAY0): one sorted int64 array answers every (key, day) query.
 DAY0 = np.int64(-65_000)  # ~1792: earlier than any date of birth

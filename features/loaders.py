@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.contract import TABLES
-from upstream.errors import ContractError
+from core.contract import TABLES
+from core.errors import ContractError
 
 SUFFIXES = (".parquet", ".csv")
 

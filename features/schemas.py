@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandera.pandas as pa
 
-from features.contract import DISABILITY_CODES, ETHNICITY_CODES, EVENT_TYPES, SEX_CODES, SOURCES
+from core.contract import DISABILITY_CODES, ETHNICITY_CODES, EVENT_TYPES, SEX_CODES, SOURCES
 
 
 def children_schema(hubs: tuple[str, ...]) -> pa.DataFrameSchema:

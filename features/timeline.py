@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from upstream.errors import UpstreamError
+from core.errors import UpstreamError
 
 if TYPE_CHECKING:
+    from core.config import Config
     from features.loaders import Extract
-    from upstream.config import Config
 
 # Days are int64 counts since 1970-01-01; "never" / "still open" is a day far in the future.
 NEVER = np.int64(10**8)

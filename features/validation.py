@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.contract import (
+from core import io
+from core.contract import (
     DETAIL_CODES,
     DISABILITY_CODES,
     EPISODE_EVENT_TYPES,
@@ -23,7 +24,6 @@ from features.contract import (
     TABLES,
 )
 from features.loaders import SMALL, Extract, RawTable, TypedColumn, read_raw, table_columns
-from upstream import io
 
 MAX_ROWS_SHOWN = 10
 

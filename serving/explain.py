@@ -56,7 +56,7 @@ def feature_matrix(rows: pd.DataFrame, feature_names: Sequence[str]) -> np.ndarr
     """The model inputs as a float64 matrix in the model's column order (nullable integers become NaN)."""
     positions = rows.columns.get_indexer(_column_index(tuple(feature_names)))
     if (positions < 0).any():
-        from upstream.errors import UpstreamError
+        from core.errors import UpstreamError
 
         missing = [c for c, p in zip(feature_names, positions, strict=True) if p < 0]
         raise UpstreamError(f"the feature table lacks the model's input column(s): {', '.join(missing[:10])}")

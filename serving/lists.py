@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.config import Config
+from core.errors import UpstreamError
 from serving.family import family_risks
-from upstream.config import Config
-from upstream.errors import UpstreamError
 
 NOTICE = "Decision support only: a practitioner decides."
 # A family's risk must move by at least this much (absolute) to be called "up" or "down".

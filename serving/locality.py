@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.config import Config
 from serving.explain import feature_kind
-from upstream.config import Config
 
 Z95 = 1.959964
 

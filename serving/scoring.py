@@ -22,6 +22,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.config import Config
+from core.errors import UpstreamError
+from core.io import atomic_dir, write_csv, write_json, write_parquet, write_text
 from serving import lists as _lists
 from serving.explain import (
     Describe,
@@ -35,9 +38,6 @@ from serving.explain import (
 )
 from serving.family import family_risk
 from serving.locality import locality_context, locality_table
-from upstream.config import Config
-from upstream.errors import UpstreamError
-from upstream.io import atomic_dir, write_csv, write_json, write_parquet, write_text
 
 DECISION_SUPPORT = "decision support only: a practitioner decides"
 FAMILY_RISK_ASSUMPTION = ("family risk = 1 - prod(1 - p_child): the children's outcomes are taken as independent "

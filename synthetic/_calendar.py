@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from upstream.errors import UpstreamError
+from core.errors import UpstreamError
 
 _EPOCH_MONTH = 1970 * 12
 _MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from upstream import io
+from core import io
 
 TRUTH_COLUMNS = ("child_id", "as_of", "p_true", "p_true_se", "entered", "route")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from features.contract import ETHNICITY_CODES, NEED_CATEGORIES
+from core.contract import ETHNICITY_CODES, NEED_CATEGORIES
 from synthetic._calendar import add_years, first_day, random_days
 from synthetic._episodes import close_all_plans, close_episode, open_episode
 from synthetic._mechanism import Mechanism

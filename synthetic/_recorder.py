@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from features.contract import CP_CATEGORIES, EVENT_TYPES, EXCLUSION_TYPES, NEED_CATEGORIES, SOURCES
+from core.contract import CP_CATEGORIES, EVENT_TYPES, EXCLUSION_TYPES, NEED_CATEGORIES, SOURCES
 
 ETYPE = {name: i for i, name in enumerate(EVENT_TYPES)}
 SOURCE = {name: i for i, name in enumerate(SOURCES)}

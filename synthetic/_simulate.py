@@ -11,7 +11,9 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from features.contract import DISABILITY_CODES, EPISODE_EVENT_TYPES, ETHNICITY_CODES, EVENT_TYPES, SEX_CODES, SOURCES
+from core.config import Config
+from core.contract import DISABILITY_CODES, EPISODE_EVENT_TYPES, ETHNICITY_CODES, EVENT_TYPES, SEX_CODES, SOURCES
+from core.errors import UpstreamError
 from synthetic._calendar import first_day, month_end, parse_month, to_datetime
 from synthetic._council import SimulatedCouncil
 from synthetic._mechanism import Mechanism
@@ -20,8 +22,6 @@ from synthetic._population import arrivals, initial_population
 from synthetic._recorder import ETYPE, Recorder, detail_text
 from synthetic._state import ARCHIVE_FIELDS, State
 from synthetic._step import step
-from upstream.config import Config
-from upstream.errors import UpstreamError
 
 # Years simulated before the start, unrecorded, so the council already has children in care and on plans.
 BURN_IN_YEARS = 10

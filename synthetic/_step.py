@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from features.contract import CP_CATEGORIES
+from core.contract import CP_CATEGORIES
 from synthetic._calendar import days_in_month, first_day, random_days
 from synthetic._episodes import close_all_plans, close_episode, open_episode
 from synthetic._mechanism import Mechanism

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.contract import KNOWN_TO_SOCIAL_CARE_TYPES
+from core.contract import KNOWN_TO_SOCIAL_CARE_TYPES
 from synthetic._council import SimulatedCouncil
 
 

@@ -9,7 +9,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from upstream.errors import UpstreamError
+from core.errors import UpstreamError
 
 
 class LogisticBaseline:

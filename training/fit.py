@@ -9,13 +9,13 @@ from typing import Any
 
 import pandas as pd
 
+from core.config import Config
+from core.errors import UpstreamError
 from training.baselines import LogisticBaseline, ReferralRule
 from training.calibration import MarginCalibrator
 from training.lgbm import LGBMRiskModel, base_params, choose_imbalance, imbalance_params
 from training.metrics import Scores, evaluate
 from training.splits import TemporalSplit, labelled_dates, temporal_split
-from upstream.config import Config
-from upstream.errors import UpstreamError
 
 KEY_COLUMNS: tuple[str, ...] = ("child_id", "family_id", "as_of")
 # The oracle is evaluated when the simulator's truth covers at least this share of a block's rows.

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score
 
-from upstream.config import ModelConfig
+from core.config import ModelConfig
 
 # is_unbalance (weight = negatives / positives, ~250 at a 0.4% base rate) is available but not screened by
 # default: it cost validation PR-AUC on the simulated council and a third of the screening time.

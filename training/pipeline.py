@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from core.config import Config
+from core.errors import UpstreamError
 from training.fit import TrainingResult, fit_evaluate
 from training.splits import dates_needed, horizon_end
 from training.tracking import log_training
-from upstream.config import Config
-from upstream.errors import UpstreamError
 
 HISTORY_BEFORE_FIRST_AS_OF_MONTHS = 12
 

@@ -13,8 +13,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from sklearn.metrics import average_precision_score, precision_recall_curve  # noqa: E402
 
+from core.io import atomic_path  # noqa: E402
 from training.metrics import Scores, reliability_bins, select_share  # noqa: E402
-from upstream.io import atomic_path  # noqa: E402
 
 COLOURS = {"model": "#1b6ca8", "logistic": "#e07b39", "rule": "#7a7a7a", "oracle": "#2a9d55"}
 

@@ -14,10 +14,10 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from core.config import Config
+from core.errors import UpstreamError
 from training.calibration import MarginCalibrator
 from training.tracking import CHALLENGER, CHAMPION, using_store
-from upstream.config import Config
-from upstream.errors import UpstreamError
 
 KEY_METRICS: dict[str, str] = {
     "test_pr_auc": "test_model_pr_auc",

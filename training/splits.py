@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from upstream.errors import UpstreamError
+from core.errors import UpstreamError
 
 
 def horizon_end(as_of: pd.Timestamp, months: int) -> pd.Timestamp:

@@ -21,10 +21,10 @@ from mlflow import MlflowClient
 from mlflow.models.signature import ModelSignature
 from mlflow.types.schema import ColSpec, Schema
 
+from core.config import Config
+from core.io import write_json, write_parquet, write_text
 from training.metrics import flatten
 from training.pyfunc import BOOSTER_ARTIFACT, CALIBRATOR_ARTIFACT, META_ARTIFACT, RiskModel
-from upstream.config import Config
-from upstream.io import write_json, write_parquet, write_text
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXPERIMENT_NAME = "upstream-training"

@@ -9,8 +9,8 @@ import numpy as np
 import optuna
 import pandas as pd
 
+from core.config import ModelConfig
 from training.lgbm import LGBMRiskModel, base_params
-from upstream.config import ModelConfig
 
 
 def tune(model: ModelConfig, X: pd.DataFrame, y: np.ndarray, X_val: pd.DataFrame, y_val: np.ndarray, *,

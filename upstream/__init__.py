@@ -1,3 +1,3 @@
-"""upstream: risk prediction for children's services (shared core: config, errors, atomic I/O, CLI)."""
+"""upstream: the command line: one subcommand per job; the only package that imports every stage."""
 
 __version__ = "0.1.0"

@@ -10,8 +10,8 @@ from typing import Annotated
 import click
 import typer
 
-from upstream.config import Config, load_config
-from upstream.errors import UpstreamError
+from core.config import Config, load_config
+from core.errors import UpstreamError
 
 app = typer.Typer(
     name="upstream",
@@ -167,7 +167,7 @@ def audit(
     config: ConfigOption = None,
 ) -> None:
     """Fairness audit of a registered version on its test period; sets the version's fairness verdict tag."""
-    from training.audit import audit_version
+    from governance.audit import audit_version
 
     result, name, resolved = audit_version(_config(config), out, version=version, alias=alias, data_dir=data,
                                            replicates=replicates, log=lambda msg: typer.echo(msg, err=True))
@@ -216,9 +216,9 @@ def features_cmd(
     config: ConfigOption = None,
 ) -> None:
     """Build the point-in-time feature table: one row per child in the cohort per as-of date, with labels."""
+    from core.io import write_parquet
     from features import build_features, feature_columns, load_extract
     from features.timeline import parse_every, resolve_as_of
-    from upstream.io import write_parquet
 
     cfg = _config(config)
     ext_date = _parse_date(extract_date, "--extract-date")
@@ -246,7 +246,7 @@ def serve(
     config: ConfigOption = None,
 ) -> None:
     """Run the web API and pages (champion model, latest scored lists, audit log). Decision support only."""
-    from serving.api.app import run
+    from serving.web.api.app import run
 
     run(_config(config), host=host, port=port)
 
@@ -263,7 +263,7 @@ def users_add(
     config: ConfigOption = None,
 ) -> None:
     """Create a user and print their token once (only its hash is stored)."""
-    from serving.store import Store
+    from serving.web.store import Store
 
     cfg = _config(config)
     token = Store(cfg.serving.database_url).add_user(name, role, hub=hub, hubs=cfg.council.hub_names)
@@ -282,7 +282,7 @@ def audit_export(
     config: ConfigOption = None,
 ) -> None:
     """Write the whole audit log (user, time, endpoint, ids returned) for an information-governance officer."""
-    from serving.store import Store
+    from serving.web.store import Store
 
     n = Store(_config(config).serving.database_url).export_audit(out, fmt=format)
     typer.echo(f"{n:,} audit entries written to {out}")

@@ -7,8 +7,7 @@ import math
 import pandas as pd
 from hypothesis import strategies as st
 
-from features import Extract
-from features.contract import (
+from core.contract import (
     CP_CATEGORIES,
     EPISODE_EVENT_TYPES,
     EVENT_TYPES,
@@ -16,6 +15,7 @@ from features.contract import (
     SOURCED_EVENT_TYPES,
     SOURCES,
 )
+from features import Extract
 from features.definitions import FeatureDef
 
 HUBS = ("Northfield", "Riverside")

@@ -10,6 +10,8 @@ import pytest
 from feature_histories import random_extract
 from typer.testing import CliRunner
 
+from core.config import load_config, parse_config
+from core.errors import UpstreamError
 from features import (
     AGE_BANDS,
     AUDIT_COLUMNS,
@@ -21,8 +23,6 @@ from features import (
     load_extract,
 )
 from upstream.cli import app
-from upstream.config import load_config, parse_config
-from upstream.errors import UpstreamError
 
 CFG = load_config()
 EXTRACT_DATE = pd.Timestamp("2018-01-31")

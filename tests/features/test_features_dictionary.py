@@ -7,8 +7,8 @@ import re
 
 import pytest
 
+from core.config import load_config, parse_config
 from features import FEATURE_DICTIONARY, describe, feature_columns
-from upstream.config import load_config, parse_config
 
 CFG = load_config()
 OTHER = parse_config({**CFG.model_dump(mode="json"), "features": {"windows_months": [1, 9, 36]}})

@@ -8,8 +8,8 @@ import math
 import pandas as pd
 import pytest
 
+from core.config import load_config
 from features import FEATURE_DICTIONARY, Extract, build_features, feature_columns
-from upstream.config import load_config
 
 T = pd.Timestamp("2016-03-31")
 # windows at T: 3m (2015-12-31, T], 6m (2015-09-30, T], 12m (2015-03-31, T], 24m (2014-03-31, T]

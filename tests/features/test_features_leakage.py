@@ -12,8 +12,8 @@ from feature_histories import AS_OF_CHOICES, event_rows, extract_of, histories, 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.config import load_config, parse_config
 from features import KEY_COLUMNS, build_features, feature_columns, feature_defs
-from upstream.config import load_config, parse_config
 
 CFG = load_config()
 EXTRACT_DATE = pd.Timestamp("2030-01-01")  # fixed, so that only the events themselves differ

@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 from feature_histories import random_extract
 
+from core.config import load_config
+from core.errors import ContractError
 from features import Extract, build, build_features, history
 from features.timeline import month_shifts, shift_months
-from upstream.config import load_config
-from upstream.errors import ContractError
 
 CFG = load_config()
 EXTRACT_DATE = pd.Timestamp("2018-01-31")

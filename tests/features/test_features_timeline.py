@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.config import load_config
+from core.errors import UpstreamError
 from features import Extract, as_of_grid
 from features.timeline import completed_months, day_of, from_day, parse_every, resolve_as_of, shift_months
-from upstream.config import load_config
-from upstream.errors import UpstreamError
 
 CFG = load_config()
 

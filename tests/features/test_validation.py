@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from core.config import load_config
+from core.errors import ContractError
 from features import load_extract, validate_extract
 from upstream.cli import app
-from upstream.config import load_config
-from upstream.errors import ContractError
 
 HUBS = load_config().council.hub_names
 EXTRACT_DATE = "2017-03-31"

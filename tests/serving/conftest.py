@@ -11,10 +11,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
+from core.config import Config, parse_config  # noqa: E402
 from features import feature_columns  # noqa: E402
 from serving.scoring import ScoringModel  # noqa: E402
 from training.calibration import MarginCalibrator  # noqa: E402
-from upstream.config import Config, parse_config  # noqa: E402
 
 SCORING_HUBS = [{"name": "Northfield", "capacity": 3}, {"name": "Riverside", "capacity": 4},
                 {"name": "Eastgate", "capacity": 2}]

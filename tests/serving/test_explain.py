@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.config import Config
 from features import describe
 from serving.explain import explain_rows, family_reasons, feature_matrix, informative, predict_margin, reasons_for_child
 from serving.scoring import ScoringModel
-from upstream.config import Config
 
 
 def test_shap_plus_base_value_equals_margin(s_model: ScoringModel, s_cohort: pd.DataFrame) -> None:
@@ -150,7 +150,7 @@ def test_reasons_match_the_largest_positive_shap_of_each_listed_family(s_model: 
 
 
 def test_feature_matrix_refuses_a_table_without_the_models_columns(s_model: ScoringModel) -> None:
-    from upstream.errors import UpstreamError
+    from core.errors import UpstreamError
 
     with pytest.raises(UpstreamError, match="lacks the model's input column"):
         feature_matrix(pd.DataFrame({"child_id": ["a"]}), s_model.feature_names)

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pandas as pd
 
+from core.config import Config
 from serving.lists import change_text, hub_list, left_the_list, rank_families, what_changed
 from serving.scoring import ScoringModel, score_cohort, write_scoring
-from upstream.config import Config
 
 
 def _scores(rows: list[tuple[str, str, str, float]]) -> pd.DataFrame:

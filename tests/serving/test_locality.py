@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.config import Config
 from serving.locality import hub_drivers, locality_table
 from serving.scoring import ScoringModel, score_cohort
-from upstream.config import Config
 
 
 def test_expected_entries_and_interval(s_model: ScoringModel, s_cohort: pd.DataFrame, s_config: Config) -> None:

@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.config import Config
 from serving import explain
 from serving.scoring import ScoringModel, score_children
-from upstream.config import Config
 
 
 def test_one_thread_gives_the_same_numbers(s_model: ScoringModel, s_cohort: pd.DataFrame, s_config: Config,

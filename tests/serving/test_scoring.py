@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.config import Config
+from core.errors import UpstreamError
 from serving.explain import feature_matrix
 from serving.scoring import (
     SCORE_COLUMNS,
@@ -20,8 +22,6 @@ from serving.scoring import (
     score_family,
     write_scoring,
 )
-from upstream.config import Config
-from upstream.errors import UpstreamError
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ROOT / "examples" / "tiny_extract"
@@ -178,8 +178,8 @@ def test_no_champion_is_a_clear_error(tmp_path: Path, s_config: Config) -> None:
 def test_end_to_end_simulate_train_score(tmp_path: Path) -> None:
     """A small simulated council through training and the registry to explained lists (minutes)."""
     import synthetic
+    from core.config import load_config
     from training.pipeline import train_from_directory
-    from upstream.config import load_config
 
     config = load_config()
     synthetic.simulate(config, children=3000).write(tmp_path / "council")

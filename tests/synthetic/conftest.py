@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from core.config import Config, load_config
 from synthetic import SimulatedCouncil, simulate
-from upstream.config import Config, load_config
 
 SMALL_CHILDREN = 8_000
 

@@ -6,9 +6,9 @@ import time
 
 import pytest
 
+from core.config import load_config
 from synthetic import SimulatedCouncil, simulate
 from synthetic.calibration import TARGETS, measure, table
-from upstream.config import load_config
 
 
 def test_small_council_is_near_every_target(council: SimulatedCouncil) -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from core.errors import UpstreamError
 from upstream.cli import app
-from upstream.errors import UpstreamError
 
 
 def test_simulate_then_validate(tmp_path: Path) -> None:
@@ -28,6 +28,6 @@ def test_bad_month_is_a_user_error(tmp_path: Path) -> None:
     assert isinstance(result.exception, UpstreamError)
     assert "YYYY-MM" in str(result.exception)
     with pytest.raises(UpstreamError, match="before start"):
+        from core.config import load_config
         from synthetic import simulate
-        from upstream.config import load_config
         simulate(load_config(), start="2016-01", end="2015-01")

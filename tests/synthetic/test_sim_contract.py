@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from features.contract import EVENT_TYPES, KNOWN_TO_SOCIAL_CARE_TYPES, PARTNER_EVENT_TYPES, TABLES
+from core.config import load_config
+from core.contract import EVENT_TYPES, KNOWN_TO_SOCIAL_CARE_TYPES, PARTNER_EVENT_TYPES, TABLES
 from features.validation import validate_extract
 from synthetic import TRUTH_COLUMNS, SimulatedCouncil
-from upstream.config import load_config
 
 
 def test_written_extract_passes_strict_validation(council: SimulatedCouncil, council_dir: Path) -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from core.config import Config
 from synthetic import SimulatedCouncil, simulate
-from upstream.config import Config
 
 TINY = {"children": 1500, "start": "2015-04", "end": "2017-03"}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.contract import KNOWN_TO_SOCIAL_CARE_TYPES, PARTNER_EVENT_TYPES
+from core.contract import KNOWN_TO_SOCIAL_CARE_TYPES, PARTNER_EVENT_TYPES
 from synthetic import Mechanism, SimulatedCouncil
 from synthetic._oracle import Oracle
 from synthetic._population import arrivals, initial_population

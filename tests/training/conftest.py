@@ -10,7 +10,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from upstream.config import Config, parse_config  # noqa: E402
+from core.config import Config, parse_config  # noqa: E402
 
 HUBS = [{"name": "Northfield", "capacity": 3}, {"name": "Riverside", "capacity": 4},
         {"name": "Eastgate", "capacity": 2}]

@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.errors import UpstreamError
 from tests.training.conftest import FEATURES, small_config
 from training.baselines import ReferralRule
 from training.fit import fit_evaluate
 from training.metrics import flatten
 from training.splits import horizon_end
-from upstream.errors import UpstreamError
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import pytest
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
-from upstream.config import load_config
+from core.config import load_config
 
 
 @pytest.mark.slow

@@ -16,11 +16,11 @@ import pytest
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
+from core.errors import UpstreamError
 from tests.training.conftest import FEATURES, small_config
 from training.fit import fit_evaluate
 from training.registry import PromotionRefused, _check_gates, list_versions, load_version, promote
 from training.tracking import log_training, resolve_tracking_uri
-from upstream.errors import UpstreamError
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from core.errors import UpstreamError
 from training.splits import horizon_end, labelled_dates, temporal_split
-from upstream.errors import UpstreamError
 
 QUARTERS = list(pd.date_range("2010-03-31", "2016-12-31", freq="QE-DEC"))
 

@@ -12,13 +12,13 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from serving.api.app import create_app
-from serving.api.scores import ScoresRepository
+from core.config import Config
 from serving.lists import read_previous
-from serving.model_host import HostedModel, ModelHost, StaticLoader
 from serving.scoring import ScoringModel, score_cohort, write_scoring
-from serving.store import Store
-from upstream.config import Config
+from serving.web.api.app import create_app
+from serving.web.api.scores import ScoresRepository
+from serving.web.model_host import HostedModel, ModelHost, StaticLoader
+from serving.web.store import Store
 
 ROOT = Path(__file__).resolve().parents[3]
 TINY = ROOT / "examples" / "tiny_extract"

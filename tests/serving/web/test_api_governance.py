@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from serving.api.governance.service import decision_tables, latest_decisions
-from serving.auth import Principal
-from serving.store import DecisionRecord
+from serving.web.api.governance.service import decision_tables, latest_decisions
+from serving.web.auth import Principal
+from serving.web.store import DecisionRecord
 
 Web = Any  # the `web` fixture (conftest.Web)
 

@@ -7,9 +7,9 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from serving.api.app import create_app
-from serving.api.scores import ScoresRepository
-from serving.model_host import HostedModel, ModelHost, wait_for
+from serving.web.api.app import create_app
+from serving.web.api.scores import ScoresRepository
+from serving.web.model_host import HostedModel, ModelHost, wait_for
 
 Web = Any
 
@@ -68,7 +68,7 @@ def test_registry_down_keeps_model(s_model: Any) -> None:
 def test_background_reload_under_load(tmp_path: Any, s_config: Any, s_model: Any, scores_dir: Any,
                                       tiny_family: Any) -> None:
     """Requests keep succeeding while the poller swaps versions; readiness reports a failed load."""
-    from serving.store import Store
+    from serving.web.store import Store
 
     reg = FakeRegistry(_models(s_model), "1")
     host = ModelHost(reg, interval_seconds=0.05)

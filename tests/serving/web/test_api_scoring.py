@@ -9,11 +9,11 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from core.contract import TABLES
 from features import build_features, load_extract
-from features.contract import TABLES
-from serving.api.scoring.schemas import ScoreRequest
-from serving.api.scoring.service import _why_not_scored, raw_tables
 from serving.scoring import score_family
+from serving.web.api.scoring.schemas import ScoreRequest
+from serving.web.api.scoring.service import _why_not_scored, raw_tables
 
 Web = Any  # the `web` fixture (conftest.Web)
 Tiny = Any  # the `tiny_family` fixture: family_id -> request body

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from serving.auth import Principal, hash_token, new_token
+from serving.web.auth import Principal, hash_token, new_token
 
 
 def test_tokens_random_and_hash_stable() -> None:

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
 
-from serving.auth import Principal, hash_token
-from serving.store import Store
-from upstream.errors import UpstreamError
+from core.errors import UpstreamError
+from serving.web.auth import Principal, hash_token
+from serving.web.store import Store
 
 LEAD = Principal("lead", "hub_lead", "Northfield")
 

@@ -1,0 +1,227 @@
+"""Configuration: YAML files validated on load into frozen, strict pydantic models."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from core.errors import ConfigError, key_path
+
+DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
+
+PositiveInt = Annotated[int, Field(gt=0)]
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
+class Hub(_Frozen):
+    name: Annotated[str, Field(min_length=1)]
+    capacity: PositiveInt
+
+
+class CouncilConfig(_Frozen):
+    name: str = "Simulated City Council"
+    hubs: Annotated[tuple[Hub, ...], Field(min_length=1)]
+
+    @field_validator("hubs", mode="before")
+    @classmethod
+    def _list_to_tuple(cls, v: object) -> object:
+        return tuple(v) if isinstance(v, list) else v
+
+    @model_validator(mode="after")
+    def _unique_hub_names(self) -> CouncilConfig:
+        names = [h.name for h in self.hubs]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"hub names must be unique; repeated: {', '.join(dupes)}")
+        return self
+
+    @property
+    def hub_names(self) -> tuple[str, ...]:
+        return tuple(h.name for h in self.hubs)
+
+    def capacity(self, hub: str) -> int:
+        return {h.name: h.capacity for h in self.hubs}[hub]
+
+
+class FeaturesConfig(_Frozen):
+    version: str = "1"
+    windows_months: Annotated[tuple[PositiveInt, ...], Field(min_length=1)] = (3, 6, 12, 24)
+    every_months: PositiveInt = 3
+    history_years: PositiveInt = 5
+
+    @field_validator("windows_months", mode="before")
+    @classmethod
+    def _list_to_tuple(cls, v: object) -> object:
+        return tuple(v) if isinstance(v, list) else v
+
+
+class OutcomeConfig(_Frozen):
+    event_type: Literal["looked_after", "cp_plan"] = "looked_after"
+    horizon_months: PositiveInt = 12
+
+
+class PromotionConfig(_Frozen):
+    pr_auc_tolerance: Annotated[float, Field(ge=0.0)] = 0.01
+    max_calibration_error: Annotated[float, Field(gt=0.0)] = 0.02
+
+
+class ModelConfig(_Frozen):
+    seed: int = 42
+    train_dates: PositiveInt = 8
+    validation_dates: PositiveInt = 4
+    test_dates: PositiveInt = 4
+    calibration: Literal["isotonic", "platt"] = "isotonic"
+    num_boost_round: PositiveInt = 2000
+    early_stopping_rounds: PositiveInt = 100
+    learning_rate: Annotated[float, Field(gt=0.0, le=1.0)] = 0.05
+    num_leaves: PositiveInt = 15
+    min_data_in_leaf: PositiveInt = 1000
+    feature_fraction: Annotated[float, Field(gt=0.0, le=1.0)] = 0.3
+    bagging_fraction: Annotated[float, Field(gt=0.0, le=1.0)] = 0.8
+    lambda_l2: Annotated[float, Field(ge=0.0)] = 30.0
+    tune_trials: PositiveInt = 20
+    tune_timeout_seconds: PositiveInt = 900
+    registered_name: str = "upstream-risk"
+    promotion: PromotionConfig = PromotionConfig()
+
+
+class FairnessConfig(_Frozen):
+    groups: tuple[str, ...] = (
+        "ethnic_group", "ethnicity", "sex", "disability", "age_band", "deprivation_quintile", "hub",
+        "previously_known",
+    )
+    intersections: tuple[tuple[str, str], ...] = (("ethnic_group", "sex"), ("age_band", "hub"))
+    reference_groups: dict[str, str] = Field(default_factory=dict)
+    band: tuple[Annotated[float, Field(gt=0.0)], Annotated[float, Field(gt=0.0)]] = (0.8, 1.25)
+    bootstrap_replicates: PositiveInt = 200
+    small_cell_threshold: PositiveInt = 10
+    top_share: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.02
+
+    @field_validator("groups", "intersections", "band", mode="before")
+    @classmethod
+    def _list_to_tuple(cls, v: object) -> object:
+        if isinstance(v, list):
+            return tuple(tuple(x) if isinstance(x, list) else x for x in v)
+        return v
+
+    @model_validator(mode="after")
+    def _band_ordered(self) -> FairnessConfig:
+        if not self.band[0] < 1.0 < self.band[1]:
+            raise ValueError("band must be [low, high] with low < 1 < high")
+        return self
+
+
+class RiskBand(_Frozen):
+    name: str
+    min: Probability
+
+
+class ServingConfig(_Frozen):
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(gt=0, lt=65536)] = 8000
+    database_url: str = "sqlite:///mlruns/upstream.db"
+    # The latest `upstream score` output that the service reads.
+    scores_dir: str = "demo_output/scores"
+    list_probability_threshold: Probability = 0.5
+    risk_bands: tuple[RiskBand, ...] = (
+        RiskBand(name="very high", min=0.3),
+        RiskBand(name="high", min=0.1),
+        RiskBand(name="raised", min=0.03),
+        RiskBand(name="low", min=0.0),
+    )
+    max_payload_bytes: PositiveInt = 1_000_000
+    reload_interval_seconds: PositiveInt = 30
+
+    @field_validator("risk_bands", mode="before")
+    @classmethod
+    def _list_to_tuple(cls, v: object) -> object:
+        return tuple(v) if isinstance(v, list) else v
+
+    def band_for(self, probability: float) -> str:
+        """The name of the highest band whose lower bound the probability reaches."""
+        for band in sorted(self.risk_bands, key=lambda b: b.min, reverse=True):
+            if probability >= band.min:
+                return band.name
+        return self.risk_bands[-1].name
+
+
+class SimulationConfig(_Frozen):
+    children: PositiveInt = 56_000
+    seed: int = 2017
+    start: Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")] = "2010-04"
+    end: Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")] = "2017-03"
+    replicates: Annotated[int, Field(ge=2)] = 32   # oracle Monte-Carlo replicates per as-of date
+    truth_dates: PositiveInt = 9                    # quarterly as-of dates with ground truth (latest labelled back)
+
+
+class Config(_Frozen):
+    council: CouncilConfig
+    features: FeaturesConfig = FeaturesConfig()
+    outcome: OutcomeConfig = OutcomeConfig()
+    model: ModelConfig = ModelConfig()
+    fairness: FairnessConfig = FairnessConfig()
+    serving: ServingConfig = ServingConfig()
+    simulation: SimulationConfig = SimulationConfig()
+
+    def config_hash(self) -> str:
+        """A short stable hash of the resolved config, recorded with every model."""
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _message(err: dict) -> str:
+    kind, ctx = err["type"], err.get("ctx") or {}
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required value missing"
+    if kind == "greater_than" and ctx.get("gt") == 0:
+        return "must be a positive integer" if isinstance(err.get("input"), int) else "must be positive"
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return f"must be an integer (got {err.get('input')!r})"
+    if kind in ("float_type", "float_parsing"):
+        return f"must be a number (got {err.get('input')!r})"
+    if kind in ("string_type",):
+        return f"must be a string (got {err.get('input')!r})"
+    return err["msg"][0].lower() + err["msg"][1:]
+
+
+def format_validation_error(exc: ValidationError, source: str) -> str:
+    lines = [f"{source}: invalid configuration"]
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        lines.append(f"  {key_path(loc, empty='(top level)')}: {_message(err)}")
+    return "\n".join(lines)
+
+
+def parse_config(data: object, *, source: str = "<config>") -> Config:
+    """Validate a mapping (as loaded from YAML) into a Config, or raise ConfigError naming each key path."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the configuration must be a YAML mapping, got {type(data).__name__}")
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, source)) from exc
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Load and validate a YAML config; the default is configs/default.yaml in the checkout."""
+    path = Path(path) if path is not None else DEFAULT_CONFIG_PATH
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    return parse_config(data, source=str(path))

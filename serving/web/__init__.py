@@ -1,0 +1,1 @@
+"""The web service: API, pages, access control, the audit log and the hosted champion model."""

@@ -1,0 +1,82 @@
+"""Dependencies shared by the domains: the application state and the authenticated user behind a request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from core.config import Config
+from serving.web.api.scores import Scores, ScoresRepository
+from serving.web.auth import AccessDenied, NotAuthenticated, Principal
+from serving.web.model_host import HostedModel, ModelHost
+from serving.web.store import Store
+
+
+@dataclass
+class AppState:
+    """Everything a request may need, built once by `create_app`."""
+
+    config: Config
+    store: Store
+    host: ModelHost
+    scores: ScoresRepository
+
+
+def get_state(request: Request) -> AppState:
+    return request.app.state.upstream
+
+
+State = Annotated[AppState, Depends(get_state)]
+
+_bearer = HTTPBearer(auto_error=False, description="A token from `upstream users add`.")
+
+
+def current_user(state: State, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+                 ) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise NotAuthenticated("authentication required: send 'Authorization: Bearer <token>'")
+    principal = state.store.principal_for_token(credentials.credentials)
+    if principal is None:
+        raise NotAuthenticated("the token is not valid (unknown or revoked)")
+    return principal
+
+
+User = Annotated[Principal, Depends(current_user)]
+
+
+def identifiable_reader(user: User) -> Principal:
+    """Users who may read identifiable rows at all (not governance)."""
+    if not user.can_read_identifiable():
+        raise AccessDenied(f"a {user.role} user sees aggregates only, never identifiable rows")
+    return user
+
+
+def aggregate_reader(user: User) -> Principal:
+    if not user.can_read_aggregates():
+        raise AccessDenied(f"governance aggregates are for governance, data scientists and admins, not a {user.role}")
+    return user
+
+
+IdentifiableUser = Annotated[Principal, Depends(identifiable_reader)]
+AggregateUser = Annotated[Principal, Depends(aggregate_reader)]
+
+
+def current_scores(state: State) -> Scores:
+    scores = state.scores.scores
+    if scores is None:
+        raise HTTPException(503, state.scores.error or "no scoring output loaded")
+    return scores
+
+
+def current_model(state: State) -> HostedModel:
+    model = state.host.model
+    if model is None:
+        raise HTTPException(503, state.host.status().error or "no champion model loaded")
+    return model
+
+
+CurrentScores = Annotated[Scores, Depends(current_scores)]
+CurrentModel = Annotated[HostedModel, Depends(current_model)]
