@@ -72,6 +72,19 @@ class OutcomeConfig(_Frozen):
 class PromotionConfig(_Frozen):
     pr_auc_tolerance: Annotated[float, Field(ge=0.0)] = 0.01
     max_calibration_error: Annotated[float, Field(gt=0.0)] = 0.02
+    # Predicted / observed among the listed children: refused when the whole 95% interval lies outside.
+    calibration_band: tuple[Annotated[float, Field(gt=0.0)], Annotated[float, Field(gt=0.0)]] = (0.67, 1.5)
+
+    @field_validator("calibration_band", mode="before")
+    @classmethod
+    def _list_to_tuple(cls, v: object) -> object:
+        return tuple(v) if isinstance(v, list) else v
+
+    @model_validator(mode="after")
+    def _band_ordered(self) -> PromotionConfig:
+        if not self.calibration_band[0] < 1.0 < self.calibration_band[1]:
+            raise ValueError("calibration_band must be [low, high] with low < 1 < high")
+        return self
 
 
 class ModelConfig(_Frozen):
@@ -91,6 +104,17 @@ class ModelConfig(_Frozen):
     tune_trials: PositiveInt = 20
     tune_timeout_seconds: PositiveInt = 900
     registered_name: str = "upstream-risk"
+    # More (or more recent) adverse events never lower a child's risk (LightGBM monotone_constraints).
+    monotone: bool = True
+    # The `*_ever` counts (a permanent mark); off by default (data minimisation, docs/training.md).
+    ever_features: bool = False
+    # Family-clustered bootstrap replicates for every interval in training.
+    bootstrap_replicates: PositiveInt = 200
+    # After the test evaluation, refit on every labelled date (train..test) and serve that version.
+    deployment_refit: bool = True
+    refit_calibration_share: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.2
+    # The first date the extract's records cover (YYYY-MM-DD); default: the earliest point event.
+    records_start: Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")] | None = None
     promotion: PromotionConfig = PromotionConfig()
 
 
@@ -154,6 +178,13 @@ class ServingConfig(_Frozen):
         return self.risk_bands[-1].name
 
 
+class VisibilityBias(_Frozen):
+    """Partner agencies see one ethnic group's families `factor` times as often (a test of the fairness audit)."""
+
+    group: Literal["White", "Mixed", "Asian", "Black", "Other", "Unknown"]
+    factor: Annotated[float, Field(gt=0.0, le=1.0)] = 0.3
+
+
 class SimulationConfig(_Frozen):
     children: PositiveInt = 56_000
     seed: int = 2017
@@ -161,6 +192,7 @@ class SimulationConfig(_Frozen):
     end: Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")] = "2017-03"
     replicates: Annotated[int, Field(ge=2)] = 32   # oracle Monte-Carlo replicates per as-of date
     truth_dates: PositiveInt = 9                    # quarterly as-of dates with ground truth (latest labelled back)
+    visibility_bias: VisibilityBias | None = None   # off: ethnicity affects nothing in the simulated council
 
 
 class Config(_Frozen):

@@ -15,8 +15,11 @@ Reason rule (what a hub lead reads):
 - one reason per signal (the window with the largest SHAP): "3 referrals in the last 12 months" and
   "4 referrals in the last 24 months" say the same thing twice.
 - the **protective factor** is the most negative contribution for the family's highest-risk child, from a
-  signal not already among the reasons; absences may be protective ("no police domestic abuse notifications
-  in the last 6 months") — that is a real strength of the family at the as-of date.
+  signal not already among the reasons, and only from a feature whose protective direction means something to
+  a practitioner (`protective_ok`): no involvement so far (a count of 0: "no police domestic abuse
+  notifications in the last 6 months"), a long time since the last event (at least `PROTECTIVE_MIN_DAYS`), or
+  early help. An adverse-event count above 0 or a recent event is never shown as protective, nor age, time in
+  the area, deprivation, open episodes or trends (the model may lean on them, but "aged 14" is not a strength).
 """
 
 from __future__ import annotations
@@ -32,6 +35,10 @@ import pandas as pd
 Describe = Callable[[str, float], str]
 
 NEVER_A_REASON = frozenset({"hub_code"})
+# A time since the last event reads as protective only from this long ago ("last referral 14 months ago").
+PROTECTIVE_MIN_DAYS = 365
+# Support, not harm: early help in the record may be shown as protective.
+SUPPORTIVE_SIGNALS = ("early_help",)
 
 
 @dataclass(frozen=True)
@@ -168,14 +175,30 @@ def is_child_level(name: str) -> bool:
 _RECORDED_KINDS = frozenset({"static", "days_since"})
 
 
+def protective_ok(name: str, value: float) -> bool:
+    """Whether a feature's value may be shown as a protective factor: no involvement so far (a count of 0), a
+    long time since the last event, or early help; never an adverse count above 0 or a recent event."""
+    if name in NEVER_A_REASON:
+        return False
+    missing = value is None or math.isnan(float(value))
+    kind, group = feature_kind(name)
+    if any(s in group for s in SUPPORTIVE_SIGNALS) and kind in ("count", "days_since"):
+        return not missing and float(value) > 0 if kind == "count" else not missing
+    if kind == "count":
+        return missing or float(value) == 0
+    if kind == "days_since":
+        return not missing and float(value) >= PROTECTIVE_MIN_DAYS
+    return False
+
+
 def informative(name: str, value: float, *, positive: bool = True) -> bool:
     """Whether a feature's value can be read as a reason (positive) or a protective factor (negative)."""
     if name in NEVER_A_REASON:
         return False
     missing = value is None or math.isnan(float(value))
     kind = feature_kind(name)[0]
-    if not positive:  # an absence can be protective ("no referrals in the last 12 months")
-        return not (missing and kind == "static")
+    if not positive:
+        return protective_ok(name, value)
     if missing:
         return False
     return kind in _RECORDED_KINDS or value > 0

@@ -18,7 +18,7 @@ import pandas as pd
 
 from core.config import Config
 from core.errors import UpstreamError
-from serving.family import family_risks
+from training.operating_point import rank_family_table
 
 NOTICE = "Decision support only: a practitioner decides."
 # A family's risk must move by at least this much (absolute) to be called "up" or "down".
@@ -36,14 +36,12 @@ def hub_slug(hub: str) -> str:
 def rank_families(scores: pd.DataFrame, config: Config) -> pd.DataFrame:
     """One row per family: hub, family risk, band, rank within the hub, listed, previously known, children.
 
-    `scores` needs child_id, family_id, hub, age_years, previously_known, probability. A family's hub is its
-    children's (the most common, if they differ)."""
-    risk = family_risks(scores["family_id"], scores["probability"])
+    `scores` needs child_id, family_id, hub, age_years, previously_known, probability. The ranking and the
+    listing rule are `training.operating_point.rank_family_table` (one definition for lists, metrics and audit);
+    a family's hub is its children's (the most common, if they differ)."""
+    fam = rank_family_table(scores, capacities={h.name: h.capacity for h in config.council.hubs},
+                            threshold=config.serving.list_probability_threshold)
     ordered = scores.sort_values(["family_id", "probability", "child_id"], ascending=[True, False, True])
-    # the most common hub among the children; ties go to the hub of the highest-risk child
-    counts = ordered.groupby(["family_id", "hub"], sort=False).size().rename("n").reset_index()
-    hub = counts.sort_values(["family_id", "n"], ascending=[True, False], kind="stable").drop_duplicates(
-        "family_id").set_index("family_id")["hub"]
     known = ordered.groupby("family_id", sort=True)["previously_known"].any()
     fids = ordered["family_id"].to_numpy()
     starts = np.flatnonzero(np.r_[True, fids[1:] != fids[:-1]])
@@ -55,18 +53,16 @@ def rank_families(scores: pd.DataFrame, config: Config) -> pd.DataFrame:
                               "probability": round(float(prob[i]), 4)} for i in range(a, b)])
         for a, b in zip(starts, ends, strict=True)
     }
-    fam = pd.DataFrame({"family_id": risk.index.astype(object), "hub": hub.reindex(risk.index).to_numpy(),
-                        "family_risk": risk.to_numpy(), "previously_known": known.reindex(risk.index).to_numpy()})
+    fam = fam[["family_id", "hub", "family_risk", "rank_in_hub", "listed"]].copy()
+    fam["family_id"] = fam["family_id"].astype(object)
+    fam["previously_known"] = fam["family_id"].map(known).to_numpy()
     fam["band"] = [config.serving.band_for(p) for p in fam["family_risk"]]
-    fam = fam.sort_values(["hub", "family_risk", "family_id"], ascending=[True, False, True], kind="stable")
-    fam["rank_in_hub"] = fam.groupby("hub", sort=False).cumcount() + 1
-    capacity = fam["hub"].map({h.name: h.capacity for h in config.council.hubs}).fillna(0).astype(int)
-    fam["listed"] = (fam["rank_in_hub"] <= capacity) | (fam["family_risk"] >= config.serving.list_probability_threshold)
     fam["children"] = fam["family_id"].map(children)
     fam["reasons"] = "[]"
     fam["protective"] = None
     fam["changes"] = None
-    return fam.reset_index(drop=True)
+    return fam[["family_id", "hub", "family_risk", "previously_known", "band", "rank_in_hub", "listed", "children",
+                "reasons", "protective", "changes"]].reset_index(drop=True)
 
 
 def read_previous(directory: str | Path) -> pd.DataFrame:

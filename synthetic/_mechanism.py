@@ -46,6 +46,10 @@ class Mechanism:
     harm_noise: float = 0.22
     visibility_sd: float = 0.7             # lognormal spread of how visible a family is to agencies
     invisible_share: float = 0.10          # families agencies barely see
+    # visibility bias (off by default; config simulation.visibility_bias): agencies see the families of these
+    # ethnicity codes `low_visibility_factor` times as often as others (a known answer for the fairness audit)
+    low_visibility_codes: tuple[int, ...] = ()
+    low_visibility_factor: float = 1.0
     crisis_base: float = 0.00011           # sudden family crises (bereavement, arrest, hospital, ...)
     crisis_harm: float = 0.8
     crisis_entry_young: float = 0.55       # P(a child under 5 is taken into care | crisis)

@@ -54,6 +54,9 @@ def new_families(n: int, rng: np.random.Generator, mech: Mechanism, n_hubs: int,
     f["frailty"] = (mu + rng.standard_normal(n)).astype(np.float32)
     vis = np.exp(mech.visibility_sd * rng.standard_normal(n) - mech.visibility_sd ** 2 / 2)
     f["vis"] = np.where(rng.random(n) < mech.invisible_share, 0.1, vis).astype(np.float32)
+    if mech.low_visibility_codes:  # visibility bias by ethnic group (no extra random draws: same stream)
+        seen_less = np.isin(f["eth"], mech.low_visibility_codes)
+        f["vis"] = np.where(seen_less, f["vis"] * mech.low_visibility_factor, f["vis"]).astype(np.float32)
     z = f["frailty"]
     s = mech.w_frailty * z
     for name, (a, b), off, w in zip(("da", "sub", "mh", "hous"),

@@ -34,6 +34,16 @@ def truth_months(m_start: int, m_end: int, horizon: int, count: int) -> list[int
     return sorted(months[:count])
 
 
+def with_visibility_bias(mech: Mechanism, group: str, factor: float) -> Mechanism:
+    """The mechanism with partner agencies seeing the families of one broad ethnic group `factor` times as often."""
+    import dataclasses
+
+    from core.contract import ETHNICITY_CODES, ethnic_group
+
+    codes = tuple(i for i, code in enumerate(ETHNICITY_CODES) if ethnic_group(code) == group)
+    return dataclasses.replace(mech, low_visibility_codes=codes, low_visibility_factor=float(factor))
+
+
 def simulate(config: Config, *, children: int | None = None, seed: int | None = None,
              start: str | pd.Timestamp | None = None, end: str | pd.Timestamp | None = None,
              progress: bool = False, mechanism: Mechanism | None = None, truth: bool = True,
@@ -57,6 +67,8 @@ def simulate(config: Config, *, children: int | None = None, seed: int | None = 
     horizon = config.outcome.horizon_months
     hubs = config.council.hub_names
     mech = mechanism or Mechanism()
+    if sim.visibility_bias is not None:
+        mech = with_visibility_bias(mech, sim.visibility_bias.group, sim.visibility_bias.factor)
     rng = np.random.default_rng(seed)
     mb = m0 - 12 * BURN_IN_YEARS
     st = initial_population(target, mb, rng, mech, len(hubs))

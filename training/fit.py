@@ -7,21 +7,43 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from core.config import Config
 from core.errors import UpstreamError
-from training.baselines import LogisticBaseline, ReferralRule
-from training.calibration import MarginCalibrator
+from training.baselines import LogisticBaseline, PracticeRule, ReferralRule
+from training.bootstrap import FamilyBootstrap, ratio, with_interval
+from training.calibration import MarginCalibrator, family_rows
 from training.lgbm import LGBMRiskModel, base_params, choose_imbalance, imbalance_params
-from training.metrics import Scores, evaluate
+from training.metrics import Scores, evaluate, reliability_bins, select_list
 from training.splits import TemporalSplit, labelled_dates, temporal_split
 
 KEY_COLUMNS: tuple[str, ...] = ("child_id", "family_id", "as_of")
 # The oracle is evaluated when the simulator's truth covers at least this share of a block's rows.
 TRUTH_COVERAGE = 0.99
+BASELINES: tuple[str, ...] = ("logistic", "practice", "rule")
 AUDIT_COLUMNS: tuple[str, ...] = ("sex", "ethnicity", "ethnic_group", "disability", "age_band", "hub",
                                   "deprivation_decile", "previously_known")
+
+
+def model_inputs(feature_names: list[str], config: Config) -> list[str]:
+    """The columns the model sees: every feature, less the `*_ever` counts unless `model.ever_features`."""
+    if config.model.ever_features:
+        return list(feature_names)
+    return [c for c in feature_names if not c.endswith("_ever")]
+
+
+@dataclass
+class DeploymentFit:
+    """The version that serves: refit on every labelled date of the evaluation (train..test) with the chosen
+    settings and rounds, calibrated on a held-out slice of families; its figures are the evaluation's."""
+
+    model: LGBMRiskModel
+    calibrator: MarginCalibrator
+    dates: tuple[pd.Timestamp, ...]
+    rows: dict[str, int]
+    calibration: dict[str, float]
 
 
 @dataclass
@@ -38,6 +60,7 @@ class TrainingResult:
     calibrator: MarginCalibrator
     logistic: LogisticBaseline
     rule: ReferralRule
+    practice: PracticeRule
     metrics: dict[str, dict]
     predictions: dict[str, pd.DataFrame]
     rows: dict[str, int]
@@ -45,19 +68,27 @@ class TrainingResult:
     timings: dict[str, float] = field(default_factory=dict)
     has_truth: bool = False
     test_features: pd.DataFrame | None = None
+    deployment: DeploymentFit | None = None
 
     def headline(self) -> dict[str, float]:
         """The figures people ask for first (test block)."""
         test = self.metrics["test"]
         out = {f"{name}_pr_auc": test[name]["overall"]["pr_auc"] for name in test}
-        out["model_roc_auc"] = test["model"]["overall"]["roc_auc"]
-        out["model_ece"] = test["model"]["overall"]["ece"]
-        out["model_precision_at_capacity"] = test["model"]["overall"]["precision_at_capacity"]
+        model = test["model"]["overall"]
+        out["model_roc_auc"] = model["roc_auc"]
+        out["model_ece"] = model["ece"]
+        out["model_precision_at_list"] = model["precision_at_list"]
+        out["model_recall_at_list"] = model["recall_at_list"]
         out["pr_auc_ratio_vs_logistic"] = out["model_pr_auc"] / out["logistic_pr_auc"]
-        ratio = test["model"]["overall"].get("expected_precision_ratio_at_top2pct")
-        if ratio is not None:
-            out["expected_precision_ratio_at_top2pct"] = ratio
+        for key in ("expected_precision_ratio_at_top2pct", "expected_precision_ratio_at_list"):
+            if model.get(key) is not None:
+                out[key] = model[key]
         return out
+
+    def strongest_baseline(self) -> str:
+        """The baseline with the highest test PR-AUC (the one promotion requires the model to beat)."""
+        test = self.metrics["test"]
+        return max(BASELINES, key=lambda b: test[b]["overall"]["pr_auc"] if b in test else -1.0)
 
 
 def _check_columns(table: pd.DataFrame, feature_names: list[str]) -> None:
@@ -98,7 +129,7 @@ def fit_evaluate(table: pd.DataFrame, config: Config, *, feature_names: list[str
     if feature_names is None:
         import features
 
-        feature_names = list(features.feature_columns(config))
+        feature_names = model_inputs(list(features.feature_columns(config)), config)
     _check_columns(table, feature_names)
     mc = config.model
     horizon = config.outcome.horizon_months
@@ -111,6 +142,8 @@ def fit_evaluate(table: pd.DataFrame, config: Config, *, feature_names: list[str
                            horizon_months=horizon, validation_dates=mc.validation_dates,
                            test_dates=mc.test_dates, train_dates=mc.train_dates)
     labelled["block"] = split.block_of(labelled["as_of"]).to_numpy()
+    # the deployment refit uses every labelled date from the first train date to the last test date
+    refit_rows = labelled.loc[(labelled["as_of"] >= split.train[0]) & (labelled["as_of"] <= split.test[-1])]
     labelled = labelled.loc[labelled["block"].notna()]
     labelled = labelled.sort_values(["as_of", "child_id"], kind="stable").reset_index(drop=True)
     labelled = attach_truth(labelled, truth)
@@ -148,17 +181,22 @@ def fit_evaluate(table: pd.DataFrame, config: Config, *, feature_names: list[str
                          early_stopping_rounds=mc.early_stopping_rounds
                          ).fit(X["train"], y["train"], X_val=X["validation"], y_val=y["validation"])
     timings["lightgbm_seconds"] = time.perf_counter() - t3
-    say(f"LightGBM: {model.best_iteration_} rounds, validation PR-AUC {model.validation_pr_auc_:.4f}")
+    say(f"LightGBM: {model.best_iteration_} rounds, validation PR-AUC {model.validation_pr_auc_:.4f}"
+        + (" (monotone constraints on adverse-event counts and recency)" if mc.monotone else ""))
 
     margins = {name: model.predict_margin(X[name]) for name in blocks}
     calibrator = MarginCalibrator(mc.calibration).fit(margins["validation"], y["validation"])
+    fam_val = family_rows(blocks["validation"], calibrator.transform(margins["validation"]))
+    calibrator.fit_family(fam_val["family_score"].to_numpy(), fam_val["label"].to_numpy())
 
     t4 = time.perf_counter()
     logistic = LogisticBaseline().fit(X["train"], y["train"])
     rule = ReferralRule().fit(X["train"])
+    practice = PracticeRule().fit(blocks["train"])
     timings["baselines_seconds"] = time.perf_counter() - t4
 
     capacities = {h.name: h.capacity for h in config.council.hubs}
+    threshold = config.serving.list_probability_threshold
     metrics: dict[str, dict] = {}
     predictions: dict[str, pd.DataFrame] = {}
     has_truth = "p_true" in labelled.columns
@@ -168,8 +206,10 @@ def fit_evaluate(table: pd.DataFrame, config: Config, *, feature_names: list[str
         prob = calibrator.transform(margins[name])
         logit = logistic.predict_proba(X[name])
         rule_score = rule.score(X[name])
+        practice_score = practice.score(frame)
         scorers = {"model": Scores(prob, prob, tiebreak=margins[name]),
                    "logistic": Scores(logit, logit),
+                   "practice": Scores(practice_score),
                    "rule": Scores(rule_score)}
         p_true = None
         if has_truth:
@@ -185,13 +225,19 @@ def fit_evaluate(table: pd.DataFrame, config: Config, *, feature_names: list[str
                                for k, v in scorers.items()}
                 p_true = frame["p_true"].to_numpy(float)
                 scorers["oracle"] = Scores(p_true, p_true)
-        metrics[name] = evaluate(frame, scorers, capacities=capacities, p_true=p_true)
+        boot = FamilyBootstrap(frame["family_id"], replicates=mc.bootstrap_replicates, seed=mc.seed)
+        metrics[name] = evaluate(frame, scorers, capacities=capacities, threshold=threshold, p_true=p_true,
+                                 bootstrap=boot)
         metrics[name]["model"]["overall"]["rows_without_truth"] = float(len(blocks[name]) - len(frame))
+        metrics[name]["model"]["family"] = family_reliability(frame, scorers["model"].probability, calibrator,
+                                                              capacities=capacities, threshold=threshold,
+                                                              replicates=mc.bootstrap_replicates, seed=mc.seed)
         frame = blocks[name]
         pred = frame[[c for c in (*KEY_COLUMNS, "label") if c in frame]].copy()
         pred["probability"] = prob
         pred["margin"] = margins[name]
         pred["logistic"] = logit
+        pred["practice"] = practice_score
         pred["rule"] = rule_score
         if has_truth:
             pred["p_true"] = frame["p_true"].to_numpy(float)
@@ -202,13 +248,76 @@ def fit_evaluate(table: pd.DataFrame, config: Config, *, feature_names: list[str
     train_prob = calibrator.transform(margins["train"])
     metrics["train"] = {"model": {"overall": {
         k: v for k, v in evaluate(blocks["train"], {"model": Scores(train_prob, train_prob, margins["train"])},
-                                  capacities=capacities, breakdowns=())["model"]["overall"].items()
-        if k in ("n_rows", "n_positive", "roc_auc", "pr_auc", "brier", "ece")}}}
+                                  capacities=capacities, threshold=threshold, breakdowns=())["model"]["overall"].items()
+        if k in ("n_rows", "n_positive", "n_entrants", "roc_auc", "pr_auc", "brier", "ece")}}}
     timings["evaluate_seconds"] = time.perf_counter() - t5
+
+    deployment = None
+    if mc.deployment_refit:
+        t6 = time.perf_counter()
+        deployment = refit_for_deployment(refit_rows, feature_names, params, rounds=model.best_iteration_,
+                                          config=config)
+        timings["refit_seconds"] = time.perf_counter() - t6
+        say(f"deployment refit: {deployment.rows['fit']:,} rows over {len(deployment.dates)} as-of dates "
+            f"{deployment.dates[0]:%Y-%m-%d}..{deployment.dates[-1]:%Y-%m-%d}, {model.best_iteration_} rounds; "
+            f"calibrated on {deployment.rows['calibration']:,} rows of held-out families")
     timings["total_seconds"] = time.perf_counter() - t0
 
     return TrainingResult(
         config=config, feature_names=list(feature_names), split=split, params=params, imbalance=imbalance,
         imbalance_scores=imbalance_scores, model=model, calibrator=calibrator, logistic=logistic, rule=rule,
-        metrics=metrics, predictions=predictions, rows={k: len(v) for k, v in blocks.items()}, tuning=tuning,
-        timings=timings, has_truth=has_truth, test_features=X["test"])
+        practice=practice, metrics=metrics, predictions=predictions, rows={k: len(v) for k, v in blocks.items()},
+        tuning=tuning, timings=timings, has_truth=has_truth, test_features=X["test"], deployment=deployment)
+
+
+def family_reliability(frame: pd.DataFrame, probability: np.ndarray, calibrator: MarginCalibrator, *,
+                       capacities: dict[str, int], threshold: float, replicates: int = 0, seed: int = 0,
+                       n_bins: int = 10) -> dict:
+    """Family-level reliability: per (as-of date, family), calibrated family risk against whether any child
+    entered care; overall, among listed families (with an interval), and for the uncalibrated 1 − ∏(1 − p)
+    and the highest child's risk for comparison."""
+    fam = family_rows(frame, probability)
+    fam["family_risk"] = calibrator.family_transform(fam["family_score"].to_numpy())
+    listed_rows = select_list(frame, Scores(probability, probability), capacities, threshold)
+    listed = pd.MultiIndex.from_frame(frame.loc[listed_rows, ["as_of", "family_id"]].drop_duplicates())
+    fam["listed"] = pd.MultiIndex.from_frame(fam[["as_of", "family_id"]]).isin(listed)
+    y = fam["label"].to_numpy(float)
+    out: dict = {"n_families": float(len(fam)), "n_families_entering": float(y.sum())}
+    for name, col in (("calibrated", "family_risk"), ("independence", "family_score"), ("highest_child", "highest")):
+        p = fam[col].to_numpy(float)
+        out[f"{name}_ratio"] = float(p.sum() / y.sum()) if y.sum() else float("nan")
+        sel = fam["listed"].to_numpy()
+        out[f"{name}_ratio_at_list"] = float(p[sel].sum() / y[sel].sum()) if y[sel].sum() else float("nan")
+    if replicates:
+        fam_boot = FamilyBootstrap(fam["family_id"], replicates=replicates, seed=seed)
+        sel = fam["listed"].to_numpy(float)
+        sums = fam_boot.sums(np.column_stack([sel * fam["family_risk"].to_numpy(float), sel * y]))
+        with_interval(out, "calibrated_ratio_at_list", ratio(sums[:, 0], sums[:, 1]))
+    out["bins"] = reliability_bins(y, fam["family_risk"].to_numpy(float), n_bins=n_bins).to_dict(orient="list")
+    return out
+
+
+def refit_for_deployment(rows: pd.DataFrame, feature_names: list[str], params: dict[str, Any], *, rounds: int,
+                         config: Config) -> DeploymentFit:
+    """Refit on every labelled date of the evaluation with the chosen settings and rounds; calibrate (child and
+    family level) on a held-out share of families (`model.refit_calibration_share`), chosen by a hash of the
+    family id so a family's children and dates are all on one side."""
+    mc = config.model
+    rows = rows.sort_values(["as_of", "child_id"], kind="stable").reset_index(drop=True)
+    fam_codes = pd.util.hash_array(rows["family_id"].astype(str).to_numpy(), categorize=True)
+    held_out = (fam_codes % 10_000) < int(round(mc.refit_calibration_share * 10_000))
+    fit, cal = rows.loc[~held_out].reset_index(drop=True), rows.loc[held_out].reset_index(drop=True)
+    if fit["label"].astype(int).sum() == 0 or cal["label"].astype(int).sum() == 0:
+        raise UpstreamError("the deployment refit's fit or calibration slice has no positive labels")
+    model = LGBMRiskModel(params).fit_rounds(feature_matrix(fit, feature_names), fit["label"].astype(int).to_numpy(),
+                                             rounds=rounds)
+    margin = model.predict_margin(feature_matrix(cal, feature_names))
+    y_cal = cal["label"].astype(int).to_numpy()
+    calibrator = MarginCalibrator(mc.calibration).fit(margin, y_cal)
+    fam = family_rows(cal, calibrator.transform(margin))
+    calibrator.fit_family(fam["family_score"].to_numpy(), fam["label"].to_numpy())
+    dates = tuple(sorted(pd.Timestamp(d) for d in pd.unique(rows["as_of"])))
+    return DeploymentFit(model=model, calibrator=calibrator, dates=dates,
+                         rows={"fit": len(fit), "calibration": len(cal)},
+                         calibration={"fit_positives": float(fit["label"].astype(int).sum()),
+                                      "calibration_positives": float(y_cal.sum())})

@@ -45,9 +45,34 @@ def base_params(model: ModelConfig, **overrides: Any) -> dict[str, Any]:
         "force_row_wise": True,
         "num_threads": None,  # decided in fit from the table size (see n_threads)
         "verbosity": -1,
+        "monotone": model.monotone,  # expanded in fit into monotone_constraints for the columns (see above)
     }
     params.update(overrides)
     return params
+
+
+# Features that are not adverse events: the child's own facts, and early help (support, not harm).
+_UNCONSTRAINED = ("early_help", "n_children_family")
+
+
+def monotone_direction(name: str) -> int:
+    """+1 for a count of adverse events (more never lowers risk), -1 for the days since one (more recent never
+    lowers risk), 0 for everything else (static facts, open episodes, trends, early help)."""
+    if any(part in name for part in _UNCONSTRAINED):
+        return 0
+    if name.startswith("days_since_"):
+        return -1
+    if name.startswith("n_") or "_count_" in name:
+        return 1
+    return 0
+
+
+def monotone_params(feature_names: list[str]) -> dict[str, Any]:
+    """LightGBM `monotone_constraints` for the feature columns, in order (empty when none apply)."""
+    directions = [monotone_direction(n) for n in feature_names]
+    if not any(directions):
+        return {}
+    return {"monotone_constraints": directions, "monotone_constraints_method": "advanced"}
 
 
 def imbalance_params(option: str, y: np.ndarray) -> dict[str, Any]:
@@ -71,10 +96,26 @@ class LGBMRiskModel:
         self.num_boost_round = num_boost_round
         self.early_stopping_rounds = early_stopping_rounds
 
-    def fit(self, X: pd.DataFrame, y: np.ndarray, *, X_val: pd.DataFrame, y_val: np.ndarray) -> LGBMRiskModel:
+    def _params(self, X: pd.DataFrame) -> dict[str, Any]:
         params = dict(self.params)
         if params.get("num_threads") is None:
             params["num_threads"] = n_threads(len(X))
+        if params.pop("monotone", False):
+            params.update(monotone_params(list(X.columns)))
+        return params
+
+    def fit_rounds(self, X: pd.DataFrame, y: np.ndarray, *, rounds: int) -> LGBMRiskModel:
+        """Fit a fixed number of rounds without a validation set (the deployment refit)."""
+        self.booster_ = lgb.train(self._params(X), lgb.Dataset(X, label=y, free_raw_data=True),
+                                  num_boost_round=max(1, int(rounds)))
+        self.best_iteration_ = int(self.booster_.current_iteration())
+        self.feature_names_ = list(X.columns)
+        self.eval_history_ = {}
+        self.validation_pr_auc_ = float("nan")
+        return self
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray, *, X_val: pd.DataFrame, y_val: np.ndarray) -> LGBMRiskModel:
+        params = self._params(X)
         train = lgb.Dataset(X, label=y, free_raw_data=True)
         valid = lgb.Dataset(X_val, label=y_val, reference=train)
         evals: dict[str, dict[str, list[float]]] = {}

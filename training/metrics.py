@@ -1,9 +1,18 @@
-"""Evaluation metrics: ranking, calibration, precision/recall at hub capacity and cohort shares, expected precision.
+"""Evaluation metrics: ranking, calibration, precision/recall at the list operating point, intervals, comparisons.
 
 Conventions (stated once, used everywhere):
-- precision@capacity is child-level: within each hub and test as-of date the top k *children* are selected,
-  k = the hub's capacity (families per month); the all-hub figure pools the eight hub lists.
-- top 1/2/5%: the top ceil(q * n) children of each as-of date's cohort.
+- the operating point is **the list** (`list`): the children of the families the hub lists list on each as-of
+  date (capacity per hub plus any family above `serving.list_probability_threshold`;
+  `training.operating_point.select_listed`, the function serving's lists use). A ranking that is not a
+  probability lists families by their highest child's score, capacity only.
+- secondary rows, named as such: `child_capacity` — the top k *children* per hub and as-of date (k = the
+  hub's capacity in families), and the top 1/2/5/10% of each as-of date's cohort (k = ceil(q * n) children).
+- calibration in the band that is acted on: `calibration_ratio_at_<op>` = mean predicted / observed rate among
+  the selected rows (and `calibration_true_ratio_at_<op>` = mean predicted / mean p_true on simulated data).
+- with a `FamilyBootstrap`, headline figures get `<name>_ci_low/_ci_high` (families resampled, selections held
+  fixed) and the model gets paired differences against every other scorer (`paired`).
+- `n_entrants` counts distinct children with a positive label (one entry to care is a positive at up to four
+  quarterly as-of dates), beside `n_positive` rows.
 - precision and recall are pooled over the test as-of dates (selected positives / selected rows, selected
   positives / all positives), not averaged per date.
 - ECE uses `n_bins` equal-mass bins (sorted by predicted probability), weighted by bin size.
@@ -19,7 +28,18 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
-SHARES: tuple[float, ...] = (0.01, 0.02, 0.05)
+from training.bootstrap import FamilyBootstrap, ratio, with_interval
+from training.operating_point import select_listed
+
+SHARES: tuple[float, ...] = (0.01, 0.02, 0.05, 0.10)
+LIST = "list"
+# Figures that get an interval (overall) and the paired differences the model is compared on.
+INTERVAL_RATES: tuple[str, ...] = ("precision_at_list", "recall_at_list", "recall_not_known_at_list",
+                                   "calibration_ratio_at_list", "calibration_ratio_at_top10pct",
+                                   "calibration_true_ratio_at_list", "calibration_true_ratio_at_top10pct",
+                                   "precision_at_top2pct", "expected_precision_ratio_at_list",
+                                   "expected_precision_ratio_at_top2pct")
+PAIRED: tuple[str, ...] = ("pr_auc", "roc_auc", "precision_at_list", "recall_at_list")
 
 
 @dataclass(frozen=True)
@@ -71,11 +91,20 @@ def _rank_within(groups: np.ndarray, scores: Scores, child_ids: np.ndarray) -> n
 
 
 def select_capacity(frame: pd.DataFrame, scores: Scores, capacities: dict[str, int]) -> np.ndarray:
-    """Rows in the top k children of their (as-of date, hub), k = the hub's capacity."""
+    """Rows in the top k *children* of their (as-of date, hub), k = the hub's capacity (a secondary row: the
+    lists select families, see `select_list`)."""
     groups = frame.groupby(["as_of", "hub"], sort=True, dropna=False).ngroup().to_numpy()
     ranks = _rank_within(groups, scores, frame["child_id"].to_numpy())
     k = frame["hub"].map(capacities).fillna(0).to_numpy()
     return ranks < k
+
+
+def select_list(frame: pd.DataFrame, scores: Scores, capacities: dict[str, int],
+                threshold: float | None) -> np.ndarray:
+    """Rows of the children of the families the hub lists list on their as-of date (the operating point)."""
+    if scores.probability is not None:
+        return select_listed(frame, scores.probability, capacities=capacities, threshold=threshold, combine="any")
+    return select_listed(frame, scores.score, capacities=capacities, threshold=None, combine="max")
 
 
 def select_share(frame: pd.DataFrame, scores: Scores, share: float) -> np.ndarray:
@@ -94,8 +123,10 @@ def _safe(fn, *args) -> float:  # noqa: ANN001 - sklearn metric callables
 
 
 def _slice_metrics(y: np.ndarray, scores: Scores, selections: dict[str, np.ndarray], not_known: np.ndarray,
-                   p_true: np.ndarray | None, n_bins: int) -> dict[str, float]:
+                   p_true: np.ndarray | None, n_bins: int, child_ids: np.ndarray | None = None) -> dict[str, float]:
     out: dict[str, float] = {"n_rows": float(len(y)), "n_positive": float(y.sum())}
+    if child_ids is not None:
+        out["n_entrants"] = float(len(np.unique(child_ids[y > 0])))
     both = 0 < y.sum() < len(y)
     out["roc_auc"] = _safe(roc_auc_score, y, scores.score) if both else float("nan")
     out["pr_auc"] = _safe(average_precision_score, y, scores.score) if y.sum() > 0 else float("nan")
@@ -111,30 +142,46 @@ def _slice_metrics(y: np.ndarray, scores: Scores, selections: dict[str, np.ndarr
         nk_pos = y[not_known].sum()
         out[f"recall_not_known_at_{name}"] = (float(y[sel & not_known].sum() / nk_pos) if nk_pos
                                              else float("nan"))
+        if child_ids is not None:
+            out[f"n_entrants_selected_at_{name}"] = float(len(np.unique(child_ids[sel & (y > 0)])))
+        if scores.probability is not None and n_sel:
+            predicted = float(np.sum(scores.probability[sel]))
+            out[f"calibration_ratio_at_{name}"] = predicted / hits if hits else float("nan")
+            if p_true is not None:
+                expected = float(np.nansum(p_true[sel]))
+                out[f"calibration_true_ratio_at_{name}"] = predicted / expected if expected else float("nan")
         if p_true is not None:
             out[f"expected_precision_at_{name}"] = float(np.nanmean(p_true[sel])) if n_sel else float("nan")
     return out
 
 
 def evaluate(frame: pd.DataFrame, scorers: dict[str, Scores], *, capacities: dict[str, int],
-             p_true: np.ndarray | None = None, shares: tuple[float, ...] = SHARES, n_bins: int = 10,
-             breakdowns: tuple[str, ...] = ("hub", "age_band")) -> dict[str, dict]:
-    """Metrics for each scorer on the labelled rows of `frame` (child_id, as_of, hub, label, ...).
+             threshold: float | None = None, p_true: np.ndarray | None = None, shares: tuple[float, ...] = SHARES,
+             n_bins: int = 10, breakdowns: tuple[str, ...] = ("hub", "age_band"),
+             bootstrap: FamilyBootstrap | None = None, reference: str = "model") -> dict[str, dict]:
+    """Metrics for each scorer on the labelled rows of `frame` (child_id, family_id, as_of, hub, label, ...).
 
-    Returns {scorer: {"overall": {...}, "by_hub": {hub: {...}}, "by_age_band": {band: {...}}}}. With
-    `p_true`, each selection also gets expected precision (mean p_true among the selected) and, for every
-    scorer but "oracle", its ratio to the oracle's expected precision at the same k.
+    Returns {scorer: {"overall": {...}, "by_hub": {hub: {...}}, "by_age_band": {band: {...}}}}. Operating
+    points: `list` (the hub lists; `threshold` is `serving.list_probability_threshold`), `child_capacity` and
+    the cohort shares. With `p_true`, each selection also gets expected precision (mean p_true among the
+    selected) and, for every scorer but "oracle", its ratio to the oracle's expected precision at the same
+    operating point. With `bootstrap` (rows in `frame` order), overall figures get 95% family-clustered
+    intervals and `reference` gets `paired` differences against every other scorer.
     """
     frame = frame.reset_index(drop=True)
     y = frame["label"].to_numpy(dtype=float)
+    child_ids = frame["child_id"].to_numpy() if "child_id" in frame else None
     not_known = (~frame["previously_known"].astype(bool)).to_numpy() if "previously_known" in frame \
         else np.zeros(len(frame), bool)
     results: dict[str, dict] = {}
+    chosen: dict[str, dict[str, np.ndarray]] = {}
     for name, scores in scorers.items():
-        selections = {"capacity": select_capacity(frame, scores, capacities)}
+        selections = {LIST: select_list(frame, scores, capacities, threshold),
+                      "child_capacity": select_capacity(frame, scores, capacities)}
         for q in shares:
             selections[share_name(q)] = select_share(frame, scores, q)
-        result = {"overall": _slice_metrics(y, scores, selections, not_known, p_true, n_bins)}
+        chosen[name] = selections
+        result = {"overall": _slice_metrics(y, scores, selections, not_known, p_true, n_bins, child_ids)}
         for col in breakdowns:
             if col not in frame:
                 continue
@@ -145,7 +192,8 @@ def evaluate(frame: pd.DataFrame, scorers: dict[str, Scores], *, capacities: dic
                              None if scores.tiebreak is None else scores.tiebreak[idx])
                 parts[str(value)] = _slice_metrics(
                     y[idx], sub, {k: v[idx] for k, v in selections.items()}, not_known[idx],
-                    None if p_true is None else p_true[idx], n_bins)
+                    None if p_true is None else p_true[idx], n_bins,
+                    None if child_ids is None else child_ids[idx])
             result[f"by_{col}"] = parts
         results[name] = result
     if p_true is not None and "oracle" in results:
@@ -156,9 +204,94 @@ def evaluate(frame: pd.DataFrame, scorers: dict[str, Scores], *, capacities: dic
             overall = result["overall"]
             for key in [k for k in overall if k.startswith("expected_precision_at_")]:
                 denominator = oracle.get(key, float("nan"))
-                ratio = overall[key] / denominator if denominator and not math.isnan(denominator) else math.nan
-                overall[key.replace("expected_precision_at_", "expected_precision_ratio_at_")] = ratio
+                ratio_ = overall[key] / denominator if denominator and not math.isnan(denominator) else math.nan
+                overall[key.replace("expected_precision_at_", "expected_precision_ratio_at_")] = ratio_
+    if bootstrap is not None:
+        _intervals(results, scorers, chosen, y, not_known, p_true, bootstrap, reference)
     return results
+
+
+def _replicates(scores: Scores, selections: dict[str, np.ndarray], y: np.ndarray, not_known: np.ndarray,
+                p_true: np.ndarray | None, oracle_sel: dict[str, np.ndarray] | None,
+                boot: FamilyBootstrap) -> dict[str, np.ndarray]:
+    """Every interval statistic of one scorer, per replicate (selections fixed)."""
+    out: dict[str, np.ndarray] = {}
+    if 0 < y.sum() < len(y):
+        out["roc_auc"], out["pr_auc"] = boot.aucs(y, scores.score)
+    columns = {"y": y, "y_nk": y * not_known}
+    if p_true is not None:
+        columns["p_true"] = np.nan_to_num(p_true)
+    for op in (LIST, "top2pct", "top10pct"):
+        if op not in selections:
+            continue
+        sel = selections[op].astype(float)
+        columns[f"sel_{op}"] = sel
+        columns[f"hit_{op}"] = sel * y
+        columns[f"hit_nk_{op}"] = sel * y * not_known
+        if scores.probability is not None:
+            columns[f"prob_{op}"] = sel * scores.probability
+        if p_true is not None:
+            columns[f"ptrue_{op}"] = sel * np.nan_to_num(p_true)
+            if oracle_sel is not None and op in oracle_sel:
+                osel = oracle_sel[op].astype(float)
+                columns[f"osel_{op}"] = osel
+                columns[f"optrue_{op}"] = osel * np.nan_to_num(p_true)
+    names = list(columns)
+    sums = boot.sums(np.column_stack([columns[n] for n in names]))
+    col = {n: sums[:, i] for i, n in enumerate(names)}
+    for op in (LIST, "top2pct", "top10pct"):
+        if f"sel_{op}" not in col:
+            continue
+        out[f"precision_at_{op}"] = ratio(col[f"hit_{op}"], col[f"sel_{op}"])
+        out[f"recall_at_{op}"] = ratio(col[f"hit_{op}"], col["y"])
+        out[f"recall_not_known_at_{op}"] = ratio(col[f"hit_nk_{op}"], col["y_nk"])
+        if f"prob_{op}" in col:
+            out[f"calibration_ratio_at_{op}"] = ratio(col[f"prob_{op}"], col[f"hit_{op}"])
+            if f"ptrue_{op}" in col:
+                out[f"calibration_true_ratio_at_{op}"] = ratio(col[f"prob_{op}"], col[f"ptrue_{op}"])
+        if f"osel_{op}" in col:
+            out[f"expected_precision_ratio_at_{op}"] = ratio(ratio(col[f"ptrue_{op}"], col[f"sel_{op}"]),
+                                                            ratio(col[f"optrue_{op}"], col[f"osel_{op}"]))
+    return out
+
+
+def _intervals(results: dict[str, dict], scorers: dict[str, Scores], chosen: dict[str, dict[str, np.ndarray]],
+               y: np.ndarray, not_known: np.ndarray, p_true: np.ndarray | None, boot: FamilyBootstrap,
+               reference: str) -> None:
+    oracle_sel = chosen.get("oracle") if p_true is not None else None
+    samples = {name: _replicates(scores, chosen[name], y, not_known, p_true,
+                                 oracle_sel if name != "oracle" else None, boot)
+               for name, scores in scorers.items()}
+    for name, reps in samples.items():
+        overall = results[name]["overall"]
+        for stat in ("pr_auc", "roc_auc", *INTERVAL_RATES):
+            if stat in reps and stat in overall:
+                with_interval(overall, stat, reps[stat])
+        overall["bootstrap_replicates"] = float(boot.replicates)
+    if reference not in samples:
+        return
+    paired: dict[str, dict[str, float]] = {}
+    for other, reps in samples.items():
+        if other == reference:
+            continue
+        diffs: dict[str, float] = {}
+        for stat in PAIRED:
+            if stat in reps and stat in samples[reference]:
+                diffs[f"{stat}_diff"] = (results[reference]["overall"][stat] - results[other]["overall"][stat])
+                with_interval(diffs, f"{stat}_diff", samples[reference][stat] - reps[stat])
+        paired[other] = diffs
+    results[reference]["paired"] = paired
+
+
+def paired_difference(y: np.ndarray, first: np.ndarray, second: np.ndarray, family_ids: np.ndarray, *,
+                      replicates: int, seed: int) -> dict[str, float]:
+    """PR-AUC of `first` minus that of `second` on the same rows, with a paired family-bootstrap interval."""
+    boot = FamilyBootstrap(family_ids, replicates=replicates, seed=seed)
+    _, ap_first = boot.aucs(y, first)
+    _, ap_second = boot.aucs(y, second)
+    out = {"pr_auc_diff": _safe(average_precision_score, y, first) - _safe(average_precision_score, y, second)}
+    with_interval(out, "pr_auc_diff", ap_first - ap_second)
+    return out
 
 
 def flatten(metrics: dict, prefix: str = "") -> dict[str, float]:

@@ -11,11 +11,29 @@ import pandas as pd
 
 from core.config import Config
 from core.errors import UpstreamError
-from training.fit import TrainingResult, fit_evaluate
+from training.fit import TrainingResult, fit_evaluate, model_inputs
 from training.splits import dates_needed, horizon_end
 from training.tracking import log_training
 
 HISTORY_BEFORE_FIRST_AS_OF_MONTHS = 12
+
+
+def history_start(extract, config: Config) -> pd.Timestamp:  # noqa: ANN001
+    """The first date the extract's records cover: `model.records_start` if set, else the earliest *point* event
+    (contacts, referrals, partner records...). Episodes are left out: a plan or period in care migrated from an
+    older system keeps its real start date (years before the records begin) and would defeat the guard."""
+    from core.contract import EPISODE_EVENT_TYPES
+
+    if config.model.records_start is not None:
+        return pd.Timestamp(config.model.records_start)
+    events = extract.events
+    point = events.loc[~events["event_type"].isin(EPISODE_EVENT_TYPES), "event_date"]
+    first = pd.to_datetime(point).min()
+    if pd.isna(first):
+        first = pd.to_datetime(events["event_date"]).min()
+    if pd.isna(first):
+        raise UpstreamError("the extract holds no events; nothing to learn from")
+    return pd.Timestamp(first).normalize()
 
 
 @dataclass(frozen=True)
@@ -33,7 +51,8 @@ def training_grid(extract, config: Config, *, extract_date: pd.Timestamp | None 
                   ) -> list[pd.Timestamp]:
     """The as-of dates training needs: on the features' grid (month ends every `every_months`), ending at the
     last date whose label window the extract fully observes, and just long enough for the train, validation
-    and test blocks and the gaps between them. Unlabelled recent dates are not built at all."""
+    and test blocks and the gaps between them, and never earlier than `HISTORY_BEFORE_FIRST_AS_OF_MONTHS` after
+    the start of the records (`history_start`). Unlabelled recent dates are not built at all."""
     from features import as_of_grid
 
     mc = config.model
@@ -43,10 +62,7 @@ def training_grid(extract, config: Config, *, extract_date: pd.Timestamp | None 
     needed = dates_needed(horizon_months=horizon, every_months=every, train_dates=mc.train_dates,
                           validation_dates=mc.validation_dates, test_dates=mc.test_dates)
     start = end - pd.DateOffset(months=every * needed)
-    first = pd.to_datetime(extract.events["event_date"]).min()
-    if pd.isna(first):
-        raise UpstreamError("the extract holds no events; nothing to learn from")
-    start = max(start, first + pd.DateOffset(months=HISTORY_BEFORE_FIRST_AS_OF_MONTHS))
+    start = max(start, history_start(extract, config) + pd.DateOffset(months=HISTORY_BEFORE_FIRST_AS_OF_MONTHS))
     dates = [d for d in as_of_grid(extract, config, start=start, end=end)
              if horizon_end(d, horizon) <= extract_date]
     return dates[-needed:]
@@ -107,7 +123,8 @@ def train_from_extract(extract, config: Config, *, truth: pd.DataFrame | None = 
     dates = training_grid(extract, config)
     table = features.build_features(extract, dates, config)
     seconds["features"] = time.perf_counter() - t1
-    say(f"features: {len(table):,} rows x {len(features.feature_columns(config))} inputs over {len(dates)} "
+    n_inputs = len(model_inputs(list(features.feature_columns(config)), config))
+    say(f"features: {len(table):,} rows x {n_inputs} model inputs over {len(dates)} "
         f"as-of dates {dates[0]:%Y-%m-%d}..{dates[-1]:%Y-%m-%d} ({seconds['features']:.0f}s)")
 
     t2 = time.perf_counter()
@@ -124,27 +141,59 @@ def train_from_extract(extract, config: Config, *, truth: pd.DataFrame | None = 
                         tracking_uri=str(logged["tracking_uri"]), seconds=seconds)
 
 
+def _ci(o: dict, key: str, fmt: str = "{:.3f}") -> str:
+    value = o.get(key, float("nan"))
+    lo, hi = o.get(f"{key}_ci_low"), o.get(f"{key}_ci_high")
+    text = fmt.format(value)
+    if lo is not None and hi is not None:
+        text += f" ({fmt.format(lo)} to {fmt.format(hi)})"
+    return text
+
+
 def summary(outcome: TrainOutcome) -> str:
-    """A few lines for the terminal: split, headline test metrics against baselines and oracle, where logged."""
+    """A few lines for the terminal: split, headline test metrics with 95% family-bootstrap intervals against
+    the baselines and the oracle, the paired comparisons, the deployment refit and where it was logged."""
     r = outcome.result
     test = r.metrics["test"]
+    model = test["model"]["overall"]
     lines = [f"split: {r.split.describe()}",
-             f"rows: train {r.rows['train']:,}, validation {r.rows['validation']:,}, test {r.rows['test']:,}; "
-             f"imbalance: {r.imbalance}; LightGBM rounds: {r.model.best_iteration_}",
-             f"{'test':10s} {'PR-AUC':>8s} {'ROC-AUC':>8s} {'Brier':>8s} {'ECE':>8s} {'P@cap':>8s} {'P@2%':>8s}"]
+             f"rows: train {r.rows['train']:,}, validation {r.rows['validation']:,}, test {r.rows['test']:,} "
+             f"({int(model['n_positive']):,} positive rows from {int(model.get('n_entrants', 0)):,} distinct "
+             f"entrants); imbalance: {r.imbalance}; LightGBM rounds: {r.model.best_iteration_}",
+             "test, 95% family-bootstrap intervals; 'list' = the children of the families the hub lists list",
+             f"{'':10s} {'PR-AUC':>21s} {'ROC-AUC':>21s} {'precision@list':>21s} {'recall@list':>21s}"]
     for name, m in test.items():
         o = m["overall"]
-        lines.append(f"{name:10s} {o['pr_auc']:8.4f} {o['roc_auc']:8.4f} {o.get('brier', float('nan')):8.4f} "
-                     f"{o.get('ece', float('nan')):8.4f} {o['precision_at_capacity']:8.4f} "
-                     f"{o['precision_at_top2pct']:8.4f}")
-    head = r.headline()
-    lines.append(f"PR-AUC model / logistic: {head['pr_auc_ratio_vs_logistic']:.3f} (target >= 1.15)")
-    if "expected_precision_ratio_at_top2pct" in head:
-        lines.append(f"expected precision@top-2% model / oracle: {head['expected_precision_ratio_at_top2pct']:.3f} "
-                     "(target >= 0.85)")
+        lines.append(f"{name:10s} {_ci(o, 'pr_auc'):>21s} {_ci(o, 'roc_auc'):>21s} "
+                     f"{_ci(o, 'precision_at_list'):>21s} {_ci(o, 'recall_at_list'):>21s}")
+    lines.append(f"list: {int(model.get('n_entrants_selected_at_list', 0)):,} of "
+                 f"{int(model.get('n_entrants', 0)):,} entrants flagged; recall among not previously known "
+                 f"{_ci(model, 'recall_not_known_at_list')}; predicted / observed among listed children "
+                 f"{_ci(model, 'calibration_ratio_at_list', '{:.2f}')}"
+                 + (f", / p_true {_ci(model, 'calibration_true_ratio_at_list', '{:.2f}')}"
+                    if "calibration_true_ratio_at_list" in model else ""))
+    for other, diff in test["model"].get("paired", {}).items():
+        if "pr_auc_diff" in diff:
+            lines.append(f"model - {other}: PR-AUC {_ci(diff, 'pr_auc_diff', '{:+.4f}')}, "
+                         f"recall@list {_ci(diff, 'recall_at_list_diff', '{:+.3f}')} (paired)")
+    lines.append(f"strongest baseline: {r.strongest_baseline()}")
+    for key in ("expected_precision_ratio_at_list", "expected_precision_ratio_at_top2pct"):
+        if key in model:
+            lines.append(f"{key.replace('_', ' ')} (model / oracle): {_ci(model, key)}")
+    fam = test["model"].get("family")
+    if fam:
+        lines.append(f"family level: calibrated risk / observed {fam['calibrated_ratio']:.2f} (listed "
+                     f"{_ci(fam, 'calibrated_ratio_at_list', '{:.2f}')}); 1 - prod(1 - p) "
+                     f"{fam['independence_ratio']:.2f}; highest child {fam['highest_child_ratio']:.2f}")
+    if r.deployment is not None:
+        d = r.deployment
+        lines.append(f"deployment refit: {d.rows['fit']:,} rows over {d.dates[0]:%Y-%m-%d}..{d.dates[-1]:%Y-%m-%d}, "
+                     f"calibrated on {d.rows['calibration']:,} held-out rows; it serves with the figures above")
     lines.append("time: " + ", ".join(f"{k} {v:.1f}s" for k, v in outcome.seconds.items()))
     where = f"run {outcome.run_id} in {outcome.tracking_uri}"
     if outcome.version:
-        where += f"; registered {r.config.model.registered_name} version {outcome.version} (alias challenger)"
+        what = "the deployment refit" if r.deployment is not None else "the evaluated model"
+        where += (f"; registered {r.config.model.registered_name} version {outcome.version} ({what}, "
+                  "alias challenger)")
     lines.append(where)
     return "\n".join(lines)

@@ -19,14 +19,23 @@ from core.errors import UpstreamError
 from training.calibration import MarginCalibrator
 from training.tracking import CHALLENGER, CHAMPION, using_store
 
+BASELINES: tuple[str, ...] = ("logistic", "practice", "rule")
+_CI = ("", "_ci_low", "_ci_high")
 KEY_METRICS: dict[str, str] = {
-    "test_pr_auc": "test_model_pr_auc",
-    "test_roc_auc": "test_model_roc_auc",
+    **{f"test_pr_auc{c}": f"test_model_pr_auc{c}" for c in _CI},
+    **{f"test_roc_auc{c}": f"test_model_roc_auc{c}" for c in _CI},
     "test_ece": "test_model_ece",
-    "test_precision_at_capacity": "test_model_precision_at_capacity",
-    "test_logistic_pr_auc": "test_logistic_pr_auc",
-    "test_rule_pr_auc": "test_rule_pr_auc",
+    **{f"test_precision_at_list{c}": f"test_model_precision_at_list{c}" for c in _CI},
+    **{f"test_recall_at_list{c}": f"test_model_recall_at_list{c}" for c in _CI},
+    **{f"test_calibration_ratio_at_list{c}": f"test_model_calibration_ratio_at_list{c}" for c in _CI},
+    "test_n_entrants": "test_model_n_entrants",
+    **{f"test_{b}_pr_auc": f"test_{b}_pr_auc" for b in BASELINES},
+    **{f"test_paired_{b}_pr_auc_diff{c}": f"test_model_paired_{b}_pr_auc_diff{c}" for b in BASELINES for c in _CI},
 }
+# Shown by `upstream models`, each with its interval.
+SHOWN: tuple[tuple[str, str], ...] = (("test_pr_auc", "PR-AUC"), ("test_precision_at_list", "precision@list"),
+                                      ("test_recall_at_list", "recall@list"),
+                                      ("test_calibration_ratio_at_list", "pred/obs@list"))
 
 
 class PromotionRefused(UpstreamError):
@@ -105,28 +114,50 @@ def list_versions(config: Config, *, tracking_uri: str | None = None) -> pd.Data
             by_version.setdefault(str(version), []).append(alias)
         rows = []
         for mv in client.search_model_versions(f"name='{name}'"):
-            metrics = client.get_run(mv.run_id).data.metrics if mv.run_id else {}
+            run_id = figures_run_id(mv)
+            metrics = client.get_run(run_id).data.metrics if run_id else {}
             rows.append({
                 "version": int(mv.version),
                 "created": pd.Timestamp(mv.creation_timestamp, unit="ms").strftime("%Y-%m-%d %H:%M"),
                 "aliases": ",".join(sorted(by_version.get(str(mv.version), []))),
-                **{key: _metric(metrics, key) for key in ("test_pr_auc", "test_roc_auc", "test_ece",
-                                                          "test_precision_at_capacity")},
+                "deployment": (mv.tags or {}).get("deployment", "-"),
+                **{f"{key}{c}": _metric(metrics, f"{key}{c}") for key, _ in SHOWN for c in _CI},
+                "test_n_entrants": _metric(metrics, "test_n_entrants"),
                 "fairness": (mv.tags or {}).get("fairness_verdict", "not audited"),
                 "run_id": mv.run_id,
             })
+    columns = ["version", "created", "aliases", "deployment", *[f"{k}{c}" for k, _ in SHOWN for c in _CI],
+               "test_n_entrants", "fairness", "run_id"]
     return pd.DataFrame(rows).sort_values("version", ascending=False).reset_index(drop=True) if rows else \
-        pd.DataFrame(columns=["version", "created", "aliases", "test_pr_auc", "test_roc_auc", "test_ece",
-                              "test_precision_at_capacity", "fairness", "run_id"])
+        pd.DataFrame(columns=columns)
+
+
+def _with_interval(value: float, low: float, high: float, digits: int) -> str:
+    if math.isnan(value):
+        return "-"
+    text = f"{value:.{digits}f}"
+    return text if math.isnan(low) or math.isnan(high) else f"{text} ({low:.{digits}f}-{high:.{digits}f})"
 
 
 def format_versions(table: pd.DataFrame) -> str:
+    """The versions as a table: each test figure with its 95% family-bootstrap interval; `list` = the children of
+    the families the hub lists list."""
     if table.empty:
         return "no versions registered"
-    shown = table.drop(columns=["run_id"]).rename(columns={
-        "test_pr_auc": "PR-AUC", "test_roc_auc": "ROC-AUC", "test_ece": "ECE",
-        "test_precision_at_capacity": "prec@capacity"})
-    return shown.to_string(index=False, float_format=lambda v: f"{v:.4f}", na_rep="-")
+    shown = table[["version", "created", "aliases", "deployment"]].copy()
+    for key, label in SHOWN:
+        digits = 2 if "ratio" in key else 3
+        shown[label] = [_with_interval(v, lo, hi, digits) for v, lo, hi in
+                        zip(table[key], table[f"{key}_ci_low"], table[f"{key}_ci_high"], strict=True)]
+    shown["entrants"] = [("-" if math.isnan(v) else f"{int(v):,}") for v in table["test_n_entrants"]]
+    shown["fairness"] = table["fairness"]
+    return shown.to_string(index=False)
+
+
+def figures_run_id(mv: Any) -> str:
+    """The run whose test figures a version carries: its evaluation run (a deployment refit has no test block
+    of its own), else the run that logged it."""
+    return str((mv.tags or {}).get("evaluation_run_id") or mv.run_id)
 
 
 @dataclass(frozen=True)
@@ -139,36 +170,81 @@ class Promotion:
     checks: list[str]
 
 
+def _beats_strongest_baseline(candidate: dict[str, float], passed: list[str]) -> None:
+    """The model must beat the baseline with the highest test PR-AUC, on the paired interval when logged."""
+    pr_auc = candidate["test_pr_auc"]
+    present = {b: candidate.get(f"test_{b}_pr_auc", math.nan) for b in BASELINES}
+    present = {b: v for b, v in present.items() if not math.isnan(v)}
+    if not present:
+        raise PromotionRefused("gate 'beats the strongest baseline': the version has no logged baseline PR-AUC")
+    strongest = max(present, key=present.get)
+    base = present[strongest]
+    low = candidate.get(f"test_paired_{strongest}_pr_auc_diff_ci_low", math.nan)
+    high = candidate.get(f"test_paired_{strongest}_pr_auc_diff_ci_high", math.nan)
+    if not math.isnan(low):
+        if low <= 0:
+            raise PromotionRefused(
+                f"gate 'beats the strongest baseline ({strongest})' failed: PR-AUC {pr_auc:.4f} vs {base:.4f}, "
+                f"paired difference {pr_auc - base:+.4f} with 95% interval {low:+.4f} to {high:+.4f} does not "
+                f"exclude 0 (short by {-low:.4f})")
+        passed.append(f"beats the strongest baseline ({strongest}): PR-AUC {pr_auc:.4f} vs {base:.4f}, paired "
+                      f"difference interval {low:+.4f} to {high:+.4f}")
+        return
+    if pr_auc <= base:
+        raise PromotionRefused(
+            f"gate 'beats the strongest baseline ({strongest})' failed: test PR-AUC {pr_auc:.4f} vs {strongest} "
+            f"{base:.4f} (short by {base - pr_auc:.4f})")
+    passed.append(f"beats the strongest baseline ({strongest}): PR-AUC {pr_auc:.4f} > {base:.4f} (point estimates: "
+                  "this version logged no paired interval)")
+
+
 def _check_gates(config: Config, candidate: dict[str, float], champion: dict[str, float] | None,
-                 *, verdict: str | None, override_fairness: bool) -> list[str]:
-    """Raise PromotionRefused naming the first failed gate; return a line per gate that passed."""
+                 *, verdict: str | None, override_fairness: bool,
+                 versus_champion: dict[str, float] | None = None) -> list[str]:
+    """Raise PromotionRefused naming the first failed gate; return a line per gate that passed.
+
+    `versus_champion` is the paired bootstrap difference in PR-AUC (candidate − champion) on the test rows both
+    were scored on, when they share them."""
     gates = config.model.promotion
     passed: list[str] = []
     pr_auc, ece = candidate["test_pr_auc"], candidate["test_ece"]
     if math.isnan(pr_auc) or math.isnan(ece):
         raise PromotionRefused("gate 'metrics': the version has no logged test PR-AUC / ECE")
-    if champion is None:
-        for baseline in ("logistic", "rule"):
-            base = candidate[f"test_{baseline}_pr_auc"]
-            if math.isnan(base) or pr_auc <= base:
-                raise PromotionRefused(
-                    f"gate 'beats {baseline} baseline' failed: test PR-AUC {pr_auc:.4f} vs {baseline} {base:.4f} "
-                    f"(short by {base - pr_auc:.4f}); the first champion must beat both baselines")
-            passed.append(f"beats {baseline} baseline: PR-AUC {pr_auc:.4f} > {base:.4f}")
-    else:
+    _beats_strongest_baseline(candidate, passed)
+    if champion is not None:
         floor = champion["test_pr_auc"] - gates.pr_auc_tolerance
         if pr_auc < floor:
             raise PromotionRefused(
                 f"gate 'PR-AUC vs champion' failed: test PR-AUC {pr_auc:.4f} is {champion['test_pr_auc'] - pr_auc:.4f}"
                 f" below the champion's {champion['test_pr_auc']:.4f} (tolerance {gates.pr_auc_tolerance:.4f}; "
                 f"short by {floor - pr_auc:.4f})")
+        if versus_champion is not None and versus_champion.get("pr_auc_diff_ci_high", math.nan) < 0:
+            raise PromotionRefused(
+                f"gate 'PR-AUC vs champion' failed: on the same test rows the paired difference is "
+                f"{versus_champion['pr_auc_diff']:+.4f} with 95% interval {versus_champion['pr_auc_diff_ci_low']:+.4f}"
+                f" to {versus_champion['pr_auc_diff_ci_high']:+.4f}: worse than the champion")
+        how = (f"paired difference {versus_champion['pr_auc_diff']:+.4f} ({versus_champion['pr_auc_diff_ci_low']:+.4f}"
+               f" to {versus_champion['pr_auc_diff_ci_high']:+.4f})" if versus_champion is not None
+               else "point estimates (no shared test rows)")
         passed.append(f"PR-AUC vs champion: {pr_auc:.4f} >= {champion['test_pr_auc']:.4f} - "
-                      f"{gates.pr_auc_tolerance:.4f}")
+                      f"{gates.pr_auc_tolerance:.4f}; {how}")
     if ece > gates.max_calibration_error:
         raise PromotionRefused(
             f"gate 'calibration' failed: test ECE {ece:.4f} exceeds the bound {gates.max_calibration_error:.4f} "
             f"by {ece - gates.max_calibration_error:.4f}")
-    passed.append(f"calibration: ECE {ece:.4f} <= {gates.max_calibration_error:.4f}")
+    low_band, high_band = gates.calibration_band
+    ratio = candidate.get("test_calibration_ratio_at_list", math.nan)
+    lo = candidate.get("test_calibration_ratio_at_list_ci_low", math.nan)
+    hi = candidate.get("test_calibration_ratio_at_list_ci_high", math.nan)
+    if not math.isnan(lo) and (hi < low_band or lo > high_band):
+        word = "overstated" if lo > high_band else "understated"
+        raise PromotionRefused(
+            f"gate 'calibration in the listed band' failed: risk among the listed children is {word}: predicted / "
+            f"observed {ratio:.2f} (95% interval {lo:.2f} to {hi:.2f}) lies wholly outside "
+            f"[{low_band:.2f}, {high_band:.2f}]")
+    listed = (f"; listed band predicted / observed {ratio:.2f} ({lo:.2f}-{hi:.2f}) within reach of "
+              f"[{low_band:.2f}, {high_band:.2f}]" if not math.isnan(lo) else "; listed band not logged")
+    passed.append(f"calibration: ECE {ece:.4f} <= {gates.max_calibration_error:.4f}{listed}")
     if verdict is None:
         passed.append("fairness: not yet audited (allowed until the fairness audit exists)")
     elif verdict == "pass":
@@ -179,6 +255,40 @@ def _check_gates(config: Config, candidate: dict[str, float], champion: dict[str
         raise PromotionRefused(f"gate 'fairness' failed: the audit's verdict is {verdict!r}; "
                                "review the fairness report, or pass --override-fairness with a reason")
     return passed
+
+
+def _test_predictions(client: MlflowClient, run_id: str) -> pd.DataFrame | None:
+    """A run's logged test predictions, or None when it has none."""
+    import tempfile
+
+    try:
+        with tempfile.TemporaryDirectory(prefix="upstream-promote-") as tmp:
+            path = client.download_artifacts(run_id, "predictions/test_predictions.parquet", tmp)
+            return pd.read_parquet(path, columns=["child_id", "family_id", "as_of", "label", "probability"])
+    except (MlflowException, OSError, KeyError, ValueError):
+        return None
+
+
+def compare_with_champion(client: MlflowClient, candidate_run: str, champion_run: str, config: Config
+                          ) -> dict[str, float] | None:
+    """Paired PR-AUC difference (candidate − champion) on the test rows both runs scored, when they share at
+    least 90% of the candidate's rows; None otherwise (different test periods)."""
+    from training.metrics import paired_difference
+
+    if candidate_run == champion_run:
+        return None
+    cand, champ = _test_predictions(client, candidate_run), _test_predictions(client, champion_run)
+    if cand is None or champ is None:
+        return None
+    both = cand.merge(champ[["child_id", "as_of", "probability"]], on=["child_id", "as_of"],
+                      suffixes=("", "_champion"))
+    if len(both) < 0.9 * len(cand) or both["label"].sum() == 0:
+        return None
+    out = paired_difference(both["label"].to_numpy(float), both["probability"].to_numpy(float),
+                            both["probability_champion"].to_numpy(float), both["family_id"].to_numpy(),
+                            replicates=config.model.bootstrap_replicates, seed=config.model.seed)
+    out["rows"] = float(len(both))
+    return out
 
 
 def promote(config: Config, *, reason: str, version: str | int | None = None, override_fairness: bool = False,
@@ -198,13 +308,15 @@ def promote(config: Config, *, reason: str, version: str | int | None = None, ov
         if current == target:
             raise UpstreamError(f"version {target} is already the champion of '{name}'")
         mv = client.get_model_version(name, target)
-        candidate = {k: _metric(client.get_run(mv.run_id).data.metrics, k) for k in KEY_METRICS}
-        champion = None
+        candidate = {k: _metric(client.get_run(figures_run_id(mv)).data.metrics, k) for k in KEY_METRICS}
+        champion = versus = None
         if current is not None:
             champ_mv = client.get_model_version(name, current)
-            champion = {k: _metric(client.get_run(champ_mv.run_id).data.metrics, k) for k in KEY_METRICS}
+            champion = {k: _metric(client.get_run(figures_run_id(champ_mv)).data.metrics, k) for k in KEY_METRICS}
+            versus = compare_with_champion(client, figures_run_id(mv), figures_run_id(champ_mv), config)
         verdict = (mv.tags or {}).get("fairness_verdict")
-        checks = _check_gates(config, candidate, champion, verdict=verdict, override_fairness=override_fairness)
+        checks = _check_gates(config, candidate, champion, verdict=verdict, override_fairness=override_fairness,
+                              versus_champion=versus)
         if champion is not None and (mv.tags or {}).get("test_period") != \
                 (client.get_model_version(name, current).tags or {}).get("test_period"):
             checks.append("note: the champion was tested on a different period; PR-AUCs are not like for like")

@@ -162,6 +162,12 @@ def log_training(result: Any, *, table_sample: pd.DataFrame, fingerprint: str, t
     tags = {"data_fingerprint": fingerprint, "config_hash": config.config_hash(), "git_commit": git_commit(),
             "feature_set_version": config.features.version,
             "test_period": f"{result.split.test[0]:%Y-%m-%d}..{result.split.test[-1]:%Y-%m-%d}"}
+    deployment = getattr(result, "deployment", None)
+    if deployment is not None:
+        tags["deployment"] = "refit"
+        tags["refit_period"] = f"{deployment.dates[0]:%Y-%m-%d}..{deployment.dates[-1]:%Y-%m-%d}"
+    else:
+        tags["deployment"] = "evaluated model"
     with using_store(tracking_uri) as client, tempfile.TemporaryDirectory(prefix="upstream-train-") as tmp:
         out = Path(tmp)
         exp = experiment_id(client)
@@ -191,9 +197,19 @@ def log_training(result: Any, *, table_sample: pd.DataFrame, fingerprint: str, t
             if plots:
                 all_plots(result, out / "plots")
                 mlflow.log_artifacts(str(out / "plots"), artifact_path="plots")
+            if deployment is not None:
+                # the evaluated model stays in the run (plain text) beside the refit that serves
+                write_text(result.model.booster_.model_to_string(num_iteration=result.model.best_iteration_),
+                           out / "evaluation_model" / "booster.txt")
+                write_text(result.calibrator.to_json(), out / "evaluation_model" / "calibrator.json")
+                mlflow.log_artifacts(str(out / "evaluation_model"), artifact_path="evaluation_model")
+                mlflow.log_metrics({"deployment_rows_fit": float(deployment.rows["fit"]),
+                                    "deployment_rows_calibration": float(deployment.rows["calibration"])})
             version = None
             if register:
                 version = str(info.registered_model_version)
+                # the figures this version carries are the evaluation's in this run (the refit has no test block)
+                tags["evaluation_run_id"] = run.info.run_id
                 for key, value in tags.items():
                     client.set_model_version_tag(name, version, key, value)
                 client.set_registered_model_alias(name, CHALLENGER, version)
@@ -201,32 +217,43 @@ def log_training(result: Any, *, table_sample: pd.DataFrame, fingerprint: str, t
                     "tracking_uri": client.tracking_uri}
 
 
-BREAKDOWN_METRICS: tuple[str, ...] = ("n_positive", "roc_auc", "pr_auc", "ece", "precision_at_capacity",
-                                      "recall_at_capacity", "precision_at_top2pct")
+BREAKDOWN_METRICS: tuple[str, ...] = ("n_positive", "n_entrants", "roc_auc", "pr_auc", "ece", "precision_at_list",
+                                      "recall_at_list", "precision_at_top2pct")
 
 
 def ui_metrics(metrics: dict[str, dict]) -> dict[str, float]:
-    """The flat metrics for the MLflow UI: every overall figure per split and scorer, plus a few key figures
-    per hub and age band; the full nested set (every breakdown) is the metrics.json artifact."""
+    """The flat metrics for the MLflow UI: every overall figure per split and scorer (with `_ci_low/_ci_high`),
+    the model's paired differences (`test_model_paired_logistic_pr_auc_diff_ci_low`), the family-level
+    reliability (bins left out), plus a few key figures per hub and age band; the full nested set is the
+    metrics.json artifact."""
     trimmed: dict[str, dict] = {}
     for split, scorers in metrics.items():
         trimmed[split] = {}
         for scorer, parts in scorers.items():
-            trimmed[split][scorer] = {
-                part: (values if part == "overall" else
-                       {g: {k: v for k, v in m.items() if k in BREAKDOWN_METRICS} for g, m in values.items()})
-                for part, values in parts.items()}
+            kept: dict[str, dict] = {}
+            for part, values in parts.items():
+                if part in ("overall", "paired"):
+                    kept[part] = values
+                elif part == "family":
+                    kept[part] = {k: v for k, v in values.items() if k != "bins"}
+                else:
+                    kept[part] = {g: {k: v for k, v in m.items() if k in BREAKDOWN_METRICS}
+                                  for g, m in values.items()}
+            trimmed[split][scorer] = kept
     return flatten(trimmed)
 
 
 def _log_model(result: Any, model_dir: Path, *, tags: dict[str, str], table_sample: pd.DataFrame,
                registered_name: str | None) -> Any:
-    """The pyfunc with its plain-text artifacts: booster model string, calibrator JSON, meta JSON."""
-    write_text(result.model.booster_.model_to_string(num_iteration=result.model.best_iteration_),
-               model_dir / "booster.txt")
-    write_text(result.calibrator.to_json(), model_dir / "calibrator.json")
-    write_json({"feature_names": result.feature_names, "best_iteration": result.model.best_iteration_,
-                "calibration": result.calibrator.method, **tags}, model_dir / "meta.json")
+    """The pyfunc with its plain-text artifacts: booster model string, calibrator JSON, meta JSON. With a
+    deployment refit, the refit is the logged (served) model; otherwise the evaluated one."""
+    deployment = getattr(result, "deployment", None)
+    model, calibrator = ((deployment.model, deployment.calibrator) if deployment is not None
+                         else (result.model, result.calibrator))
+    write_text(model.booster_.model_to_string(num_iteration=model.best_iteration_), model_dir / "booster.txt")
+    write_text(calibrator.to_json(), model_dir / "calibrator.json")
+    write_json({"feature_names": result.feature_names, "best_iteration": model.best_iteration_,
+                "calibration": calibrator.method, **tags}, model_dir / "meta.json")
     return mlflow.pyfunc.log_model(
         name="model", python_model=RiskModel(),
         artifacts={BOOSTER_ARTIFACT: str(model_dir / "booster.txt"),

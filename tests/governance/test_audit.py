@@ -51,7 +51,10 @@ def test_promote_refuses_review_unless_overridden_with_a_reason(store, tmp_path)
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     client.set_model_version_tag("upstream-risk", logged["version"], "fairness_verdict", "review")
     # Tiny data fails the other gates first; make them pass so the fairness gate is the one tested.
-    for key, value in {"test_model_pr_auc": 0.9, "test_model_ece": 0.001}.items():
+    passing = {"test_model_pr_auc": 0.9, "test_model_ece": 0.001,
+               **{f"test_model_paired_{b}_pr_auc_diff_ci_{end}": v for b in ("logistic", "practice", "rule")
+                  for end, v in (("low", 0.1), ("high", 0.2))}}
+    for key, value in passing.items():
         client.log_metric(logged["run_id"], key, value, step=1)
     cfg = small_config()
     with pytest.raises(PromotionRefused, match="fairness"):

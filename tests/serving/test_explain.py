@@ -163,3 +163,22 @@ def test_a_childs_age_reads_clearly_in_a_family() -> None:
     assert [r.text for r in reasons] == ["A child aged 3 months"]
     alone, _ = reasons_for_child(_row(age_months=3), _shap(age_months=0.9), FEATS, describe=describe)
     assert alone[0].text == "Aged 3 months"
+
+
+def test_an_adverse_count_or_a_recent_event_is_never_protective() -> None:
+    from serving.explain import protective_ok
+
+    # the example: "39 adult mental health concerns in the household on record" shown as protective
+    assert not protective_ok("n_adult_mental_health_12m", 39) and not protective_ok("n_referral_12m", 2)
+    assert not protective_ok("days_since_domestic_abuse", 43)      # recent: never a strength
+    assert protective_ok("days_since_domestic_abuse", 500)         # a long time since the last one
+    assert protective_ok("n_domestic_abuse_6m", 0)                 # no involvement so far
+    assert protective_ok("n_early_help_12m", 1)                    # early help is support
+    for name, value in (("age_months", 170), ("months_resident", 180), ("deprivation_decile", 9),
+                        ("cp_plan_open", 0), ("trend_referral_12m", -2), ("hub_code", 1)):
+        assert not protective_ok(name, value), name
+    # the largest negative SHAP is an adverse count above 0: skipped for the next admissible one
+    x = _row(n_referral_12m=3, n_contact_6m=0, days_since_referral=20, age_months=170)
+    shap = _shap(n_referral_12m=-0.9, days_since_referral=-0.8, age_months=-0.7, n_contact_6m=-0.1)
+    _, protective = reasons_for_child(x, shap, FEATS, describe=describe)
+    assert protective is not None and protective.feature == "n_contact_6m"

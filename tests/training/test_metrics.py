@@ -19,6 +19,7 @@ def _frame() -> pd.DataFrame:
                 rows.append({"child_id": f"{hub}{i}", "as_of": pd.Timestamp(as_of), "hub": hub,
                              "age_band": "0-4" if i < 2 else "5-9", "previously_known": i % 2 == 0})
     frame = pd.DataFrame(rows)
+    frame["family_id"] = "F" + frame["child_id"]  # one child per family: the list equals the child top k
     frame["label"] = [1, 0, 1, 0, 0, 1, 0, 0,   1, 1, 0, 0, 0, 0, 0, 1]
     return frame
 
@@ -55,20 +56,22 @@ def test_evaluate_precision_recall_and_oracle_ratio() -> None:
                    capacities={"A": 2, "B": 1}, p_true=p_true)
     overall = res["model"]["overall"]
     # selected: A0,A1 / B0 at date 1 -> labels 1,0 / 0 ; A0,A1 / B0 at date 2 -> 1,1 / 0
-    assert overall["precision_at_capacity"] == pytest.approx(3 / 6)
-    assert overall["recall_at_capacity"] == pytest.approx(3 / 6)
+    assert overall["precision_at_child_capacity"] == pytest.approx(3 / 6)
+    assert overall["recall_at_child_capacity"] == pytest.approx(3 / 6)
     # not previously known = odd i: positives B1 (date 1), A1 and B3 (date 2); A1 selected at date 2
-    assert overall["recall_not_known_at_capacity"] == pytest.approx(1 / 3)
+    assert overall["recall_not_known_at_child_capacity"] == pytest.approx(1 / 3)
     sel = select_capacity(frame, Scores(score), {"A": 2, "B": 1})
     oracle_sel = select_capacity(frame, Scores(p_true), {"A": 2, "B": 1})
-    assert overall["expected_precision_at_capacity"] == pytest.approx(p_true[sel].mean())
-    assert overall["expected_precision_ratio_at_capacity"] == pytest.approx(p_true[sel].mean()
+    assert overall["expected_precision_at_child_capacity"] == pytest.approx(p_true[sel].mean())
+    assert overall["expected_precision_ratio_at_child_capacity"] == pytest.approx(p_true[sel].mean()
                                                                              / p_true[oracle_sel].mean())
-    assert "expected_precision_ratio_at_capacity" not in res["oracle"]["overall"]
+    assert "expected_precision_ratio_at_child_capacity" not in res["oracle"]["overall"]
+    for key in ("precision", "recall", "recall_not_known", "expected_precision"):  # one child per family
+        assert overall[f"{key}_at_list"] == pytest.approx(overall[f"{key}_at_child_capacity"])
     assert set(res["model"]["by_hub"]) == {"A", "B"} and set(res["model"]["by_age_band"]) == {"0-4", "5-9"}
-    assert res["model"]["by_hub"]["B"]["precision_at_capacity"] == pytest.approx(0.0)
+    assert res["model"]["by_hub"]["B"]["precision_at_child_capacity"] == pytest.approx(0.0)
     flat = flatten(res, "test")
-    assert "test_model_precision_at_capacity" in flat and "test_model_by_hub_A_pr_auc" in flat
+    assert "test_model_precision_at_list" in flat and "test_model_by_hub_A_pr_auc" in flat
 
 
 def test_ece_equal_mass_bins() -> None:

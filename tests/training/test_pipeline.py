@@ -25,7 +25,8 @@ def test_train_cli_on_a_small_simulated_council(tmp_path, monkeypatch) -> None: 
 
     trained = runner.invoke(app, ["train", "--data", str(tmp_path / "council")])
     assert trained.exit_code == 0, trained.output
-    assert "PR-AUC model / logistic" in trained.output and "version 1" in trained.output
+    assert "95% family-bootstrap" in trained.output and "version 1" in trained.output
+    assert "deployment refit" in trained.output and "strongest baseline" in trained.output
 
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     mv = client.get_model_version("upstream-risk", "1")
@@ -49,3 +50,43 @@ def test_train_cli_on_a_small_simulated_council(tmp_path, monkeypatch) -> None: 
     from training.registry import PromotionRefused
 
     assert promoted.exit_code == 0 or isinstance(promoted.exception, PromotionRefused), promoted.output
+
+
+def _extract_with_migrated_episodes():  # noqa: ANN202
+    """Point events from 2010-04 on, plus a CP plan migrated from an older system that started in 2000."""
+    from types import SimpleNamespace
+
+    events = pd.DataFrame({
+        "event_type": ["cp_plan", "looked_after", "contact", "referral", "contact"],
+        "event_date": pd.to_datetime(["2000-11-17", "2004-02-01", "2010-04-03", "2010-05-10", "2016-12-01"]),
+    })
+    return SimpleNamespace(events=events, last_date=pd.Timestamp("2017-03-31"))
+
+
+def test_history_guard_counts_from_the_first_point_event_not_a_migrated_episode() -> None:
+    from training.pipeline import history_start
+
+    config = load_config()
+    extract = _extract_with_migrated_episodes()
+    assert history_start(extract, config) == pd.Timestamp("2010-04-03")
+    configured = config.model_copy(update={"model": config.model.model_copy(update={"records_start": "2011-01-01"})})
+    assert history_start(extract, configured) == pd.Timestamp("2011-01-01")
+
+
+def test_training_grid_starts_a_year_after_the_records_begin(monkeypatch) -> None:  # noqa: ANN001
+    import features
+    from training import pipeline
+
+    config = load_config()
+    extract = _extract_with_migrated_episodes()
+    seen = {}
+
+    def grid(_extract, _config, *, start, end):  # noqa: ANN001, ANN202
+        seen["start"] = start
+        return list(pd.date_range(start, end, freq="QE-DEC"))
+
+    monkeypatch.setattr(features, "as_of_grid", grid)
+    dates = pipeline.training_grid(extract, config)
+    # a 2000 episode start would have let the grid begin in 2010-12 with nine months of records
+    assert seen["start"] >= pd.Timestamp("2011-04-03")
+    assert dates[0] >= pd.Timestamp("2011-04-03")

@@ -30,11 +30,23 @@ def result(feature_table):  # noqa: ANN001, ANN201
 
 
 def _with_test_metrics(result, **overall: float):  # noqa: ANN001, ANN202
+    """The result with some test figures replaced; the paired intervals (of the real figures) are dropped, so
+    the gates fall back to the point estimates given here."""
     metrics = copy.deepcopy(result.metrics)
     for key, value in overall.items():
         scorer, _, metric = key.partition("__")
         metrics["test"][scorer]["overall"][metric] = value
+    metrics["test"]["model"]["paired"] = {}
     return dataclasses.replace(result, metrics=metrics)
+
+
+def _candidate(metrics: dict) -> dict[str, float]:
+    from training.metrics import flatten
+    from training.registry import KEY_METRICS
+    from training.tracking import ui_metrics
+
+    flat = ui_metrics(metrics) if "test" in metrics else flatten(metrics)
+    return {k: float(flat.get(v, float("nan"))) for k, v in KEY_METRICS.items()}
 
 
 @pytest.fixture(scope="module")
@@ -88,10 +100,13 @@ def test_pyfunc_loads_in_a_fresh_process(store, result, feature_table, tmp_path)
 
     out = pd.read_parquet(tmp_path / "out.parquet")
     assert list(out.columns) == ["probability", "margin"]
-    pred = result.predictions["test"]
-    expected = pred[pred["as_of"] == result.split.test[0]].set_index("child_id").loc[rows["child_id"]]
-    np.testing.assert_allclose(out["margin"], expected["margin"], rtol=1e-6)
-    np.testing.assert_allclose(out["probability"], expected["probability"], rtol=1e-6)
+    # the registered version is the deployment refit (its figures are the evaluation's)
+    from training.fit import feature_matrix
+
+    served = result.deployment
+    margin = served.model.predict_margin(feature_matrix(rows, result.feature_names))
+    np.testing.assert_allclose(out["margin"], margin, rtol=1e-6)
+    np.testing.assert_allclose(out["probability"], served.calibrator.transform(margin), rtol=1e-6)
 
 
 def test_load_version_gives_the_raw_booster(store, result, feature_table) -> None:  # noqa: ANN001
@@ -122,10 +137,10 @@ def test_promotion_gates_end_to_end(tmp_path, result, feature_table) -> None:  #
         promote(cfg, reason="nothing yet", tracking_uri=uri)
     v1 = log(_with_test_metrics(result, model__pr_auc=0.30, logistic__pr_auc=0.35, rule__pr_auc=0.2,
                                 model__ece=0.01))
-    with pytest.raises(PromotionRefused, match=r"beats logistic baseline.*short by 0\.0500"):
+    with pytest.raises(PromotionRefused, match=r"strongest baseline \(logistic\).*short by 0\.0500"):
         promote(cfg, reason="first", tracking_uri=uri)
     v2 = log(_with_test_metrics(result, model__pr_auc=0.40, logistic__pr_auc=0.35, rule__pr_auc=0.2,
-                                model__ece=0.01))
+                                practice__pr_auc=0.3, model__ece=0.01))
     done = promote(cfg, reason="beats baselines", user="tester", tracking_uri=uri)
     assert (done.version, done.previous_champion) == (v2, None)
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
@@ -136,14 +151,16 @@ def test_promotion_gates_end_to_end(tmp_path, result, feature_table) -> None:  #
     with pytest.raises(UpstreamError, match="already the champion"):
         promote(cfg, reason="again", version=v2, tracking_uri=uri)
 
-    v3 = log(_with_test_metrics(result, model__pr_auc=0.37, model__ece=0.01))
+    v3 = log(_with_test_metrics(result, model__pr_auc=0.37, model__ece=0.01, logistic__pr_auc=0.35,
+                                rule__pr_auc=0.2, practice__pr_auc=0.3))
     with pytest.raises(PromotionRefused, match=r"PR-AUC vs champion.*0\.0300 below.*short by 0\.0200"):
         promote(cfg, reason="worse", tracking_uri=uri)
     client.set_model_version_tag("upstream-risk", v3, "fairness_verdict", "review")
     with pytest.raises(PromotionRefused):
         promote(cfg, reason="worse", version=v3, tracking_uri=uri)
 
-    v4 = log(_with_test_metrics(result, model__pr_auc=0.395, model__ece=0.01))
+    v4 = log(_with_test_metrics(result, model__pr_auc=0.395, model__ece=0.01, logistic__pr_auc=0.35,
+                                rule__pr_auc=0.2, practice__pr_auc=0.3))
     client.set_model_version_tag("upstream-risk", v4, "fairness_verdict", "review")
     with pytest.raises(PromotionRefused, match="gate 'fairness'"):
         promote(cfg, reason="fair?", tracking_uri=uri)
@@ -165,7 +182,7 @@ def test_gates_report_by_how_much() -> None:
                                                                    override_fairness=False))
     with pytest.raises(PromotionRefused, match=r"ECE 0\.0500 exceeds the bound 0\.0200 by 0\.0300"):
         _check_gates(cfg, {**good, "test_ece": 0.05}, None, verdict=None, override_fairness=False)
-    with pytest.raises(PromotionRefused, match="rule baseline"):
+    with pytest.raises(PromotionRefused, match=r"strongest baseline \(rule\)"):
         _check_gates(cfg, {**good, "test_rule_pr_auc": 0.6}, None, verdict="pass", override_fairness=False)
     # within tolerance of the champion passes
     _check_gates(cfg, good, {"test_pr_auc": 0.505}, verdict="pass", override_fairness=False)
@@ -191,3 +208,49 @@ def test_default_store_is_absolute_under_the_checkout(monkeypatch) -> None:  # n
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://tracking.example:5000")
     assert resolve_tracking_uri() == "http://tracking.example:5000"
     json.dumps(uri)
+
+
+def test_promotion_needs_the_paired_interval_against_the_strongest_baseline_to_exclude_zero() -> None:
+    cfg = small_config()
+    good = {"test_pr_auc": 0.5, "test_ece": 0.01, "test_logistic_pr_auc": 0.45, "test_practice_pr_auc": 0.48,
+            "test_rule_pr_auc": 0.3, "test_paired_practice_pr_auc_diff_ci_low": 0.004,
+            "test_paired_practice_pr_auc_diff_ci_high": 0.04}
+    checks = _check_gates(cfg, good, None, verdict="pass", override_fairness=False)
+    assert any("strongest baseline (practice)" in line and "interval" in line for line in checks)
+    # ahead on the point estimate, but the paired interval includes 0: refused
+    with pytest.raises(PromotionRefused, match=r"strongest baseline \(practice\).*does not exclude 0"):
+        _check_gates(cfg, {**good, "test_paired_practice_pr_auc_diff_ci_low": -0.01}, None, verdict="pass",
+                     override_fairness=False)
+    # a champion clearly better on the same rows blocks a challenger within the point tolerance
+    with pytest.raises(PromotionRefused, match="worse than the champion"):
+        _check_gates(cfg, good, {"test_pr_auc": 0.505}, verdict="pass", override_fairness=False,
+                     versus_champion={"pr_auc_diff": -0.005, "pr_auc_diff_ci_low": -0.009,
+                                      "pr_auc_diff_ci_high": -0.001})
+
+
+def test_calibration_gate_refuses_a_threefold_inflated_model_and_passes_the_real_one(result) -> None:  # noqa: ANN001
+    from training.bootstrap import FamilyBootstrap
+    from training.metrics import Scores, evaluate
+
+    cfg = small_config()
+    # the baseline gate is tested above; here it is passed so that only calibration decides
+    others = {"test_ece": 0.001, "test_logistic_pr_auc": 0.0, "test_practice_pr_auc": 0.0, "test_rule_pr_auc": 0.0,
+              "test_paired_logistic_pr_auc_diff_ci_low": 0.01, "test_paired_logistic_pr_auc_diff_ci_high": 0.1}
+    real = _candidate(result.metrics)
+    assert real["test_calibration_ratio_at_list_ci_low"] < 1.5 and real["test_calibration_ratio_at_list_ci_high"] > 0.67
+    checks = _check_gates(cfg, {**real, **others}, None, verdict="pass", override_fairness=False)
+    assert any("listed band" in line for line in checks)
+
+    pred = result.predictions["test"]
+    inflated = np.clip(3.0 * pred["probability"].to_numpy(), 0, 1)
+    frame = pred.reset_index(drop=True)
+    scorers = {"model": Scores(inflated, inflated, tiebreak=frame["margin"].to_numpy()),
+               "logistic": Scores(frame["logistic"].to_numpy(), frame["logistic"].to_numpy()),
+               "practice": Scores(frame["practice"].to_numpy()), "rule": Scores(frame["rule"].to_numpy())}
+    metrics = {"test": evaluate(frame, scorers, capacities={h.name: h.capacity for h in cfg.council.hubs},
+                                threshold=cfg.serving.list_probability_threshold,
+                                bootstrap=FamilyBootstrap(frame["family_id"], replicates=200, seed=1))}
+    candidate = _candidate(metrics)
+    assert candidate["test_calibration_ratio_at_list_ci_low"] > 1.5
+    with pytest.raises(PromotionRefused, match="calibration in the listed band.*overstated"):
+        _check_gates(cfg, {**candidate, **others}, None, verdict="pass", override_fairness=False)

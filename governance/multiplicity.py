@@ -1,0 +1,58 @@
+"""Family-wise error control for the fairness verdict: pre-registered primary comparisons, Holm's step-down.
+
+The audit computes a few hundred disparities (group × metric × operating point × attribute). Tested one by one
+at 95%, some fall outside the band by chance even when nothing differs. So the verdict is decided by a small,
+pre-registered **primary** family only — recall and calibration disparities at the list operating point for the
+protected characteristics the records hold (`fairness.primary_attributes`: ethnic group, sex, disability, age
+band) — with Holm's step-down procedure holding the chance of any false flag in that family at
+`fairness.family_wise_alpha` (5%). Every other disparity is **exploratory**: shown, flagged per comparison,
+never the verdict's reason.
+
+The p-value of one comparison tests "the disparity lies inside the band [low, high]" against "outside", from the
+family bootstrap on the log scale: with `d` the distance of the log ratio outside the band and `se` the
+standard deviation of the bootstrap log ratios, p = 2 (1 − Φ(d / se)); p = 1 inside the band. (A normal
+approximation: 200 replicates cannot resolve the small p-values Holm needs from percentiles.)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from scipy.stats import norm
+
+
+def band_p_value(ratio: float, replicates: np.ndarray, band: tuple[float, float]) -> float:
+    """Two-sided p-value for "the disparity lies outside the band" (1 when the point estimate is inside it)."""
+    if not (ratio and math.isfinite(ratio) and ratio > 0):
+        return float("nan")
+    low, high = band
+    log_r = math.log(ratio)
+    if math.log(low) <= log_r <= math.log(high):
+        return 1.0
+    reps = np.asarray(replicates, float)
+    reps = reps[np.isfinite(reps) & (reps > 0)]
+    if len(reps) < 20:
+        return float("nan")
+    se = float(np.std(np.log(reps), ddof=1))
+    if se <= 0:
+        return 0.0
+    distance = math.log(low) - log_r if log_r < math.log(low) else log_r - math.log(high)
+    return float(min(1.0, 2.0 * norm.sf(distance / se)))
+
+
+def holm(p_values: Sequence[float], *, alpha: float = 0.05) -> list[bool]:
+    """Holm's step-down: which hypotheses are rejected with the family-wise error held at `alpha`.
+
+    NaN p-values (comparisons that could not be judged) are never rejected and do not count in the family."""
+    p = np.asarray(p_values, float)
+    ok = np.flatnonzero(np.isfinite(p))
+    m = len(ok)
+    reject = np.zeros(len(p), dtype=bool)
+    for rank, i in enumerate(ok[np.argsort(p[ok], kind="stable")]):
+        if p[i] <= alpha / (m - rank):
+            reject[i] = True
+        else:
+            break
+    return reject.tolist()
