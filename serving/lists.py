@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ NOTICE = "Decision support only: a practitioner decides."
 RISK_CHANGE_MIN = 0.01
 
 FAMILY_COLUMNS = ("family_id", "hub", "family_risk", "band", "rank_in_hub", "listed", "previously_known",
-                  "children", "reasons", "protective", "changes")
+                  "children", "reasons", "protective", "changes", "highest_child_risk")
 
 
 def hub_slug(hub: str) -> str:
@@ -33,14 +34,19 @@ def hub_slug(hub: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", hub).strip("._") or "hub"
 
 
-def rank_families(scores: pd.DataFrame, config: Config) -> pd.DataFrame:
-    """One row per family: hub, family risk, band, rank within the hub, listed, previously known, children.
+def rank_families(scores: pd.DataFrame, config: Config, *,
+                  family_calibration: Callable[[np.ndarray], np.ndarray] | None = None) -> pd.DataFrame:
+    """One row per family: hub, family risk, highest child's risk, band, rank within the hub, listed, previously
+    known, children.
 
     `scores` needs child_id, family_id, hub, age_years, previously_known, probability. The ranking and the
     listing rule are `training.operating_point.rank_family_table` (one definition for lists, metrics and audit);
-    a family's hub is its children's (the most common, if they differ)."""
+    a family's hub is its children's (the most common, if they differ). With `family_calibration` (the model's
+    family-level calibration, fitted on held-out families) the family risk is calibrated at family level —
+    the chance that any child enters care — and the threshold applies to it; ranks are unchanged."""
     fam = rank_family_table(scores, capacities={h.name: h.capacity for h in config.council.hubs},
-                            threshold=config.serving.list_probability_threshold)
+                            threshold=config.serving.list_probability_threshold,
+                            family_calibration=family_calibration)
     ordered = scores.sort_values(["family_id", "probability", "child_id"], ascending=[True, False, True])
     known = ordered.groupby("family_id", sort=True)["previously_known"].any()
     fids = ordered["family_id"].to_numpy()
@@ -55,14 +61,16 @@ def rank_families(scores: pd.DataFrame, config: Config) -> pd.DataFrame:
     }
     fam = fam[["family_id", "hub", "family_risk", "rank_in_hub", "listed"]].copy()
     fam["family_id"] = fam["family_id"].astype(object)
+    highest = scores.groupby("family_id", sort=True)["probability"].max()
     fam["previously_known"] = fam["family_id"].map(known).to_numpy()
     fam["band"] = [config.serving.band_for(p) for p in fam["family_risk"]]
     fam["children"] = fam["family_id"].map(children)
     fam["reasons"] = "[]"
     fam["protective"] = None
     fam["changes"] = None
+    fam["highest_child_risk"] = fam["family_id"].map(highest).to_numpy(float)
     return fam[["family_id", "hub", "family_risk", "previously_known", "band", "rank_in_hub", "listed", "children",
-                "reasons", "protective", "changes"]].reset_index(drop=True)
+                "reasons", "protective", "changes", "highest_child_risk"]].reset_index(drop=True)
 
 
 def read_previous(directory: str | Path) -> pd.DataFrame:
@@ -178,6 +186,8 @@ def hub_list(families: pd.DataFrame, hub: str) -> pd.DataFrame:
             "rank": int(r["rank_in_hub"]),
             "family_id": r["family_id"],
             "risk_percent": round(100 * float(r["family_risk"]), 1),
+            "highest_child_percent": (round(100 * float(r["highest_child_risk"]), 1)
+                                      if pd.notna(r.get("highest_child_risk")) else None),
             "band": r["band"],
             "known_to_social_care": "yes" if r["previously_known"] else "no",
             "children": children_text(r["children"]),
@@ -185,7 +195,8 @@ def hub_list(families: pd.DataFrame, hub: str) -> pd.DataFrame:
             "protective": r["protective"] or "",
             "what_changed": change_text(changes, float(r["family_risk"])),
         })
-    columns = ["rank", "family_id", "risk_percent", "band", "known_to_social_care", "children", "reason_1",
+    columns = ["rank", "family_id", "risk_percent", "highest_child_percent", "band", "known_to_social_care",
+               "children", "reason_1",
                "reason_2", "reason_3", "protective", "what_changed"]
     return pd.DataFrame(out, columns=columns)
 
