@@ -59,3 +59,14 @@ def test_html_leads_with_the_summary_and_marks_suppressed_cells(audited) -> None
     assert "Recall" in html and "calibration" in html
     if result.report["suppression"]["hidden_counts"]:
         assert "suppressed (fewer than 10)" in html
+
+
+def test_card_and_record_carry_the_data_protection_section(audited) -> None:  # noqa: ANN001
+    _, result = audited
+    for text in (render_model_card(result.report, make_config()),
+                 render_transparency_record(result.report, make_config())):
+        assert "## Data protection" in text
+        for must in ("Lawful basis", "Article 6(1)(e)", "Special-category data", "Article 9(2)(g)",
+                     "every child of the household", "Data minimisation", "Equality Act 2010", "DPIA questions",
+                     "must not be combined with", "Article 22"):
+            assert must in text, must
