@@ -129,8 +129,12 @@ class FairnessConfig(_Frozen):
     bootstrap_replicates: PositiveInt = 200
     small_cell_threshold: PositiveInt = 10
     top_share: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.02
+    # The pre-registered primary comparisons that decide the verdict (recall and calibration at the list, for
+    # these attributes), with Holm's family-wise error control at this level; the rest is exploratory.
+    primary_attributes: tuple[str, ...] = ("ethnic_group", "sex", "disability", "age_band")
+    family_wise_alpha: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.05
 
-    @field_validator("groups", "intersections", "band", mode="before")
+    @field_validator("groups", "intersections", "band", "primary_attributes", mode="before")
     @classmethod
     def _list_to_tuple(cls, v: object) -> object:
         if isinstance(v, list):

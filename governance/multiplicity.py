@@ -56,3 +56,12 @@ def holm(p_values: Sequence[float], *, alpha: float = 0.05) -> list[bool]:
         else:
             break
     return reject.tolist()
+
+
+def primary_flags(comparisons: Sequence[dict], *, band: tuple[float, float], alpha: float) -> list[dict]:
+    """Holm over the primary comparisons: each a dict with `ratio` and bootstrap `replicates` (of the ratio)
+    plus anything to report; returns the rejected ones, each with its `p_value` added, smallest p first."""
+    p = [band_p_value(c["ratio"], c["replicates"], band) for c in comparisons]
+    rejected = holm(p, alpha=alpha)
+    out = [{**c, "p_value": pv} for c, pv, r in zip(comparisons, p, rejected, strict=True) if r]
+    return sorted(out, key=lambda c: c["p_value"])

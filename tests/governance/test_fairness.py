@@ -182,3 +182,20 @@ def test_unknown_reference_group_is_a_user_error(predictions: pd.DataFrame) -> N
         audit_predictions(predictions, make_config(reference_groups={"ethnic_group": "Martian"}), replicates=2)
     with pytest.raises(UpstreamError, match="lack column"):
         audit_predictions(predictions.drop(columns=["sex"]), make_config(), replicates=2)
+
+
+def test_holm_controls_the_family_and_the_band_p_value_is_one_inside_the_band() -> None:
+    from governance.multiplicity import band_p_value, holm, primary_flags
+
+    assert holm([0.01, 0.04, 0.03, 0.5], alpha=0.05) == [True, False, False, False]   # 0.01 <= 0.05/4 only
+    assert holm([0.001, 0.012, 0.2], alpha=0.05) == [True, True, False]              # 0.012 <= 0.05/2
+    assert holm([float("nan"), 0.02], alpha=0.05) == [False, True]                    # NaN not in the family
+    rng = np.random.default_rng(0)
+    assert band_p_value(1.1, np.exp(rng.normal(np.log(1.1), 0.1, 200)), (0.8, 1.25)) == 1.0
+    far = band_p_value(0.3, np.exp(rng.normal(np.log(0.3), 0.1, 200)), (0.8, 1.25))
+    near = band_p_value(0.75, np.exp(rng.normal(np.log(0.75), 0.1, 200)), (0.8, 1.25))
+    assert far < 1e-6 < near < 1
+    flags = primary_flags([{"ratio": 0.3, "replicates": np.exp(rng.normal(np.log(0.3), 0.1, 200)), "name": "a"},
+                           {"ratio": 1.0, "replicates": np.exp(rng.normal(0, 0.1, 200)), "name": "b"}],
+                          band=(0.8, 1.25), alpha=0.05)
+    assert [f["name"] for f in flags] == ["a"]
