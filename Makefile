@@ -25,10 +25,18 @@ demo: $(STAMP)
 	@# The governance board's audit comes before promotion: audit.html, audit.json, model_card.md, transparency_record.md.
 	$(BIN)/upstream audit --alias challenger --data $(DEMO)/council --out $(DEMO)/audit
 	@# The promotion gate refuses a 'review' verdict (exit 3). The demo then shows the recorded override a board
-	@# would have to sign off; any other failure (another gate, a crash) still stops the demo.
-	@$(BIN)/upstream promote --reason "make demo: first champion on the simulated council" || { rc=$$?; 	  [ $$rc -eq 3 ] || exit $$rc; 	  echo "demo: promotion refused by the fairness gate; recording an override with a reason"; 	  $(BIN)/upstream promote --override-fairness --reason "make demo on simulated data: audit reviewed, 	see $(DEMO)/audit/audit.html (lower recall for children not previously known is a stated limitation)"; }
-	@# Explained lists per hub from the champion (needs the train + promote steps before it).
-	$(BIN)/upstream score --data $(DEMO)/council --out $(DEMO)/scores
+	@# would have to sign off; any other failure (a crash) still stops the demo.
+	@# A refusal by another gate (the strongest baseline not beaten on its paired interval, calibration in the
+	@# listed band) is not overridable: the demo then scores the challenger and says so.
+	@$(BIN)/upstream promote --reason "make demo: first champion on the simulated council" || { rc=$$?; \
+	  [ $$rc -eq 3 ] || exit $$rc; \
+	  echo "demo: promotion refused; if by the fairness gate, recording an override with a reason"; \
+	  $(BIN)/upstream promote --override-fairness --reason "make demo on simulated data: audit reviewed, \
+	see $(DEMO)/audit/audit.html (lower recall for children not previously known is a stated limitation)" || { \
+	  rc=$$?; [ $$rc -eq 3 ] || exit $$rc; echo "demo: refused by a gate that cannot be overridden; scoring the challenger"; \
+	  touch $(DEMO)/.score_challenger; }; }
+	@# Explained lists per hub from the champion (needs the train + promote steps before it), else the challenger.
+	$(BIN)/upstream score --data $(DEMO)/council --out $(DEMO)/scores $$([ -f $(DEMO)/.score_challenger ] && echo --alias challenger); rm -f $(DEMO)/.score_challenger
 	@# Last: a demo hub lead for the web service (a new user each run; the token is printed once).
 	@token=$$($(BIN)/upstream users add "demo-hub-lead-$$(date +%Y%m%d%H%M%S)" --role hub_lead --hub Northfield | tail -1) && \
 	  echo && echo "Start the service:  $(BIN)/upstream serve   (http://127.0.0.1:8000/, API docs at /docs)" && \
