@@ -22,8 +22,9 @@ import pandas as pd
 from core.config import Config
 from core.errors import UpstreamError
 from governance import fairness as fm
+from governance.multiplicity import primary_flags
 from governance.suppression import DERIVED, Relation, suppress
-from training.metrics import Scores, select_capacity, select_share, share_name
+from training.metrics import LIST, Scores, select_capacity, select_list, select_share, share_name
 
 PASS, REVIEW = "pass", "review"
 REQUIRED = ("child_id", "family_id", "as_of", "label", "probability", "hub")
@@ -65,17 +66,23 @@ class EarlyHelpCounts:
 
 # --- operating points -----------------------------------------------------------------------------------------
 def operating_points(predictions: pd.DataFrame, config: Config) -> dict[str, tuple[str, np.ndarray]]:
-    """Selections as serving and training use them: the top k children per hub per as-of date (k = the hub's
-    capacity), and the top share overall per as-of date; ranked by probability, ties by margin then child_id."""
+    """Selections as serving and training use them. First `list`, the operating point serving uses: the children
+    of the families each hub's list holds on each as-of date (capacity plus any family above the probability
+    threshold; `training.operating_point`, the function the hub lists call). Then two secondary rows: the top k
+    children per hub per as-of date (k = the hub's capacity) and the top share overall per as-of date."""
     prob = predictions["probability"].to_numpy(float)
     tiebreak = predictions["margin"].to_numpy(float) if "margin" in predictions else None
     scores = Scores(prob, prob, tiebreak=tiebreak)
     capacities = {h.name: h.capacity for h in config.council.hubs}
     share = config.fairness.top_share
+    threshold = config.serving.list_probability_threshold
     return {
-        "capacity": ("top k per hub (k = hub capacity) per as-of date",
-                     select_capacity(predictions, scores, capacities)),
-        share_name(share): (f"top {share * 100:g}% overall per as-of date", select_share(predictions, scores, share)),
+        LIST: (f"the lists: children of the families listed per hub per as-of date (capacity, plus any family at "
+               f"or above {threshold:.0%})", select_list(predictions, scores, capacities, threshold)),
+        "child_capacity": ("secondary: top k children per hub per as-of date (k = hub capacity in families)",
+                           select_capacity(predictions, scores, capacities)),
+        share_name(share): (f"secondary: top {share * 100:g}% overall per as-of date",
+                            select_share(predictions, scores, share)),
     }
 
 
@@ -298,6 +305,13 @@ def audit_predictions(predictions: pd.DataFrame, config: Config, *, replicates: 
     band = (float(fc.band[0]), float(fc.band[1]))
     reasons: list[str] = []
     notes: list[str] = []
+    primary: list[dict] = []
+    op_names_short = {LIST: "the list", "child_capacity": "child top k"}
+
+    def _is_primary(attribute: str, rate: str, op: str) -> bool:
+        """The pre-registered primary comparisons: recall at the list and calibration, protected characteristics."""
+        return (attribute in fc.primary_attributes
+                and ((rate == "recall" and op == LIST) or (rate == "calibration" and op == "")))
     not_assessed: list[str] = []
     op_labels = {op: label for op, (label, _) in ops.items()}
 
@@ -351,7 +365,8 @@ def audit_predictions(predictions: pd.DataFrame, config: Config, *, replicates: 
         lo, hi = fm.percentile_interval(ratios[:, None])
         lo, hi = float(lo[0]), float(hi[0])
         ci = [_num(lo, 4), _num(hi, 4)] if math.isfinite(lo) and math.isfinite(hi) else None
-        return {"ratio": _num(ratio, 4), "ci": ci, "flagged": fm.flagged(lo, hi, band) if gi != ri else False}
+        return {"ratio": _num(ratio, 4), "ci": ci, "flagged": fm.flagged(lo, hi, band) if gi != ri else False,
+                "_replicates": ratios, "_ratio": ratio}
 
     tables = []
     for attr in attrs.values():
@@ -388,7 +403,22 @@ def audit_predictions(predictions: pd.DataFrame, config: Config, *, replicates: 
                         # Shown groups whose recall or calibration rests on too few children to publish cannot be
                         # judged either way; the board is told which (a bootstrap of a handful of children is not
                         # evidence, so they do not drive the verdict).
-                        if rate in fm.VERDICT_METRICS and (attr.name, g, "", "n") not in hidden:
+                        if _is_primary(attr.name, rate, op) and (attr.name, g, "", "n") not in hidden:
+                            samples = boot.get(rate)
+                            if ((attr.name, g, "", "n_positive") not in hidden and samples is not None and gi != ri
+                                    and not ref_hidden[op].get(rate)):
+                                # Enough entrants in the group to judge, but the metric rests on a small count
+                                # (a recall near 0: few of its entrants listed). Suppression protects what is
+                                # published, not the decision: it is judged, and named without its figures.
+                                d = disparity(attr, gi, ri, rate, float(table.loc[g, rate]),
+                                              float(table.loc[attr.reference, rate]), samples)
+                                where = "" if op == "" else f" at {op_names_short.get(op, op)}"
+                                side = "below" if d["_ratio"] is not None and d["_ratio"] < 1 else "above"
+                                primary.append({"ratio": d["_ratio"], "replicates": d["_replicates"], "cell": {},
+                                                "text": f"{rate.replace('_', ' ')}{where}: "
+                                                        f"{fm.attribute_label(attr.name)} '{g}' is far {side} "
+                                                        f"'{attr.reference}' (figures suppressed: small counts)"})
+                                continue
                             where = "" if op == "" else f" at {op_labels[op]}"
                             not_assessed.append(f"{rate.replace('_', ' ')}{where}: {fm.attribute_label(attr.name)} "
                                                 f"'{g}'")
@@ -405,12 +435,18 @@ def audit_predictions(predictions: pd.DataFrame, config: Config, *, replicates: 
                         continue
                     d = disparity(attr, gi, ri, rate, float(table.loc[g, rate]), float(table.loc[attr.reference, rate]),
                                   samples)
+                    reps, raw_ratio = d.pop("_replicates", None), d.pop("_ratio", None)
                     disparities[rate] = d
-                    if d["flagged"]:
-                        where = "" if op == "" else f" at {op_labels[op]}"
+                    where = "" if op == "" else f" at {op_names_short.get(op, op)}"
+                    text = None
+                    if d["ci"] is not None:
                         text = (f"{rate.replace('_', ' ')}{where}: {fm.attribute_label(attr.name)} '{g}' is "
                                 f"{d['ratio']:.2f}x '{attr.reference}' (95% CI {d['ci'][0]:.2f}-{d['ci'][1]:.2f})")
-                        (reasons if rate in fm.VERDICT_METRICS else notes).append(text)
+                    if _is_primary(attr.name, rate, op) and gi != ri and reps is not None:
+                        d["primary"] = True
+                        primary.append({"ratio": raw_ratio, "replicates": reps, "text": text, "cell": d})
+                    elif d["flagged"]:
+                        notes.append(text)
                 block["intervals"] = intervals
                 block["disparities"] = disparities
             row["suppressed"] = suppressed
@@ -460,6 +496,15 @@ def audit_predictions(predictions: pd.DataFrame, config: Config, *, replicates: 
         age_cov["early_help_note"] = ("not available: run `upstream audit --data DIR` with the extract, or log "
                                       f"one of {', '.join(EARLY_HELP_RUN_METRICS)} with the training run")
 
+    # Holm over the primary family: the verdict's reasons; a primary comparison not rejected is never a reason.
+    rejected = primary_flags(primary, band=band, alpha=fc.family_wise_alpha)
+    for c in primary:
+        c["cell"]["flagged"] = False
+    for c in rejected:
+        c["cell"]["flagged"] = True
+        c["cell"]["p_value"] = _num(c["p_value"], 6)
+        p_text = "p < 1e-6" if c["p_value"] < 1e-6 else f"p = {c['p_value']:.2g}"
+        reasons.append(f"{c['text']}; Holm-adjusted family of {len(primary)} primary comparisons, {p_text}")
     verdict = REVIEW if reasons else PASS
     dates = sorted(frame["as_of"].unique())
     report: dict[str, Any] = {
@@ -472,10 +517,18 @@ def audit_predictions(predictions: pd.DataFrame, config: Config, *, replicates: 
         "other_flags": notes,
         "not_assessed": not_assessed,
         "verdict_rule": (
-            "review when any recall or calibration disparity of an unsuppressed group has its whole 95% bootstrap "
-            f"interval outside [{band[0]}, {band[1]}], at any operating point; otherwise pass. Recall (who the "
-            "model misses) and calibration (whether stated risk is right) matter most for an assistive, "
-            "voluntary intervention; other disparities are shown, not used for the verdict."),
+            "review when any pre-registered primary comparison — recall at the list and calibration, for "
+            f"{', '.join(fm.attribute_label(a).lower() for a in fc.primary_attributes)} — lies outside "
+            f"[{band[0]}, {band[1]}] under Holm's family-wise error control at {fc.family_wise_alpha:.0%} "
+            f"({len(primary)} comparisons this time); otherwise pass. Recall (who the lists miss) and calibration "
+            "(whether stated risk is right) matter most for an assistive, voluntary intervention. Every other "
+            "disparity is exploratory: shown and flagged when its whole 95% interval is outside the band, never "
+            "the verdict's reason."),
+        "primary_comparisons": {"attributes": list(fc.primary_attributes), "metrics": ["recall at the list",
+                                                                                     "calibration"],
+                                "count": len(primary), "family_wise_alpha": fc.family_wise_alpha,
+                                "method": "Holm step-down; p-value for 'inside the band' from the family "
+                                          "bootstrap on the log scale"},
         "settings": {"band": list(band), "bootstrap_replicates": replicates, "confidence": 0.95,
                      "bootstrap_unit": "family (resampled with replacement; selections held fixed)",
                      "small_cell_threshold": threshold, "top_share": fc.top_share, "seed": seed,

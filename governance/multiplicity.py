@@ -9,9 +9,10 @@ band) — with Holm's step-down procedure holding the chance of any false flag i
 never the verdict's reason.
 
 The p-value of one comparison tests "the disparity lies inside the band [low, high]" against "outside", from the
-family bootstrap on the log scale: with `d` the distance of the log ratio outside the band and `se` the
-standard deviation of the bootstrap log ratios, p = 2 (1 − Φ(d / se)); p = 1 inside the band. (A normal
-approximation: 200 replicates cannot resolve the small p-values Holm needs from percentiles.)
+family bootstrap: with `d` the distance of the ratio outside the band and `se` the standard deviation of its
+bootstrap replicates, p = 2 (1 − Φ(d / se)); p = 1 inside the band. (A normal approximation: 200 replicates
+cannot resolve the small p-values Holm needs from percentiles. On the ratio scale, not the log scale, so that a
+group with none of its entrants listed — ratio 0 — is judged rather than dropped.)
 """
 
 from __future__ import annotations
@@ -24,21 +25,23 @@ from scipy.stats import norm
 
 
 def band_p_value(ratio: float, replicates: np.ndarray, band: tuple[float, float]) -> float:
-    """Two-sided p-value for "the disparity lies outside the band" (1 when the point estimate is inside it)."""
-    if not (ratio and math.isfinite(ratio) and ratio > 0):
+    """Two-sided p-value for "the disparity lies outside the band" (1 when the point estimate is inside it).
+
+    z = (distance of the ratio outside the band) / (standard deviation of its bootstrap replicates); a ratio of 0
+    (no entrant of the group listed) is the most severe disparity, not an undefined one."""
+    if ratio is None or not math.isfinite(ratio) or ratio < 0:
         return float("nan")
     low, high = band
-    log_r = math.log(ratio)
-    if math.log(low) <= log_r <= math.log(high):
+    if low <= ratio <= high:
         return 1.0
     reps = np.asarray(replicates, float)
-    reps = reps[np.isfinite(reps) & (reps > 0)]
+    reps = reps[np.isfinite(reps)]
     if len(reps) < 20:
         return float("nan")
-    se = float(np.std(np.log(reps), ddof=1))
+    se = float(np.std(reps, ddof=1))
+    distance = low - ratio if ratio < low else ratio - high
     if se <= 0:
         return 0.0
-    distance = math.log(low) - log_r if log_r < math.log(low) else log_r - math.log(high)
     return float(min(1.0, 2.0 * norm.sf(distance / se)))
 
 
