@@ -18,16 +18,13 @@ import pandas as pd
 from core.config import Config
 from core.contract import ETHNICITY_GROUPS, KNOWN_TO_SOCIAL_CARE_TYPES
 from core.errors import ContractError
+from features.columns import AGE_BANDS, AUDIT_COLUMNS, KEY_COLUMNS
 from features.definitions import FeatureDef, Signal, feature_defs
 from features.history import DAY0, SPAN, TYPE_CODE, History, SignalTable, lookup_codes, position, type_mask
 from features.labels import label_array
 from features.loaders import Extract
 from features.timeline import NEVER, completed_months, day_of, month_shifts, normalise_dates
 
-KEY_COLUMNS = ("child_id", "family_id", "as_of")
-AUDIT_COLUMNS = ("sex", "ethnicity", "ethnic_group", "disability", "age_band", "hub", "deprivation_decile",
-                 "previously_known")
-AGE_BANDS = ("0-4", "5-9", "10-15", "16-17")
 # the column indexes of the output's parts, in order: ids, as_of, features, label, object audit columns, flags
 _KEY_IDS, _AS_OF, _LABEL = pd.Index(KEY_COLUMNS[:2]), pd.Index(KEY_COLUMNS[2:]), pd.Index(["label"])
 _AUDIT_OBJECTS = pd.Index(AUDIT_COLUMNS[:-2])

@@ -23,7 +23,9 @@ from core.contract import (
     SOURCES,
     TABLES,
 )
-from features.loaders import SMALL, Extract, RawTable, TypedColumn, read_raw, table_columns
+from core.errors import ContractError
+from features import _small
+from features.loaders import Extract, RawTable, TypedColumn, read_raw, table_columns
 
 MAX_ROWS_SHOWN = 10
 
@@ -139,7 +141,7 @@ def _isin(values: np.ndarray, allowed: tuple | list | set | frozenset) -> np.nda
 
     Small inputs are looped over as lists (`tolist`): iterating an ndarray in Python costs more per value,
     and it ends by raising and catching an IndexError."""
-    if len(values) < SMALL:
+    if len(values) < _small.SMALL:
         s = allowed if isinstance(allowed, (set, frozenset)) else _code_set(tuple(allowed))
         return np.array([v in s for v in values.tolist()], dtype=bool)
     return pd.Series(values, copy=False).isin(list(allowed)).to_numpy(dtype=bool)
@@ -147,7 +149,7 @@ def _isin(values: np.ndarray, allowed: tuple | list | set | frozenset) -> np.nda
 
 def _duplicated(values: np.ndarray) -> np.ndarray:
     """`pd.Series(values).duplicated(keep=False)` as a boolean array."""
-    if len(values) < SMALL:
+    if len(values) < _small.SMALL:
         items = values.tolist()
         seen: dict[object, int] = {}
         for v in items:
@@ -209,11 +211,11 @@ class _Checker:
         """Non-missing and not blank; blanks are looked for among distinct values only (fast on big tables)."""
         if col not in self._present:
             s = self.raw(col)
-            mask = _present_small(s) if len(s) < SMALL and s.dtype == object else None
+            mask = _present_small(s) if len(s) < _small.SMALL and s.dtype == object else None
             if mask is None:
                 mask = pd.notna(s)
                 if s.dtype == object:
-                    uniq = set(s[mask]) if len(s) < SMALL else pd.unique(s[mask])
+                    uniq = set(s[mask]) if len(s) < _small.SMALL else pd.unique(s[mask])
                     blanks = [u for u in uniq if isinstance(u, str) and not u.strip()]
                     if blanks:
                         mask &= ~_isin(s, set(blanks))
@@ -315,7 +317,7 @@ def _check_events(report: ValidationReport, tables: dict[str, _Columns]) -> None
            child_present & child_known & ~_isin(child, good_child_ids))
     # the family each child_id belongs to in children (ids repeated in children have no single owner)
     once = ~_duplicated(c_ids)
-    if len(child) < SMALL:
+    if len(child) < _small.SMALL:
         owners = dict(zip(c_ids[once].tolist(), c_fams[once].tolist(), strict=True))
         owner = np.array([owners.get(c) for c in child.tolist()], dtype=object)
     else:
@@ -354,3 +356,33 @@ def validate_extract(directory: str | Path, *, hubs: tuple[str, ...],
                      extract_date: pd.Timestamp | None = None) -> ValidationReport:
     """Read an extract directory and check every contract rule; never raises for bad rows, only reports."""
     return validate_raw(read_raw(directory), hubs=hubs, extract_date=extract_date)
+
+
+def load_extract(directory: str | Path, *, hubs: tuple[str, ...], extract_date: pd.Timestamp | None = None
+                 ) -> Extract:
+    """Read and strictly validate an extract; refuse it if it breaks the contract.
+
+    Parameters
+    ----------
+    directory : str or Path
+        The directory holding `children` and `events` (Parquet or CSV).
+    hubs : tuple of str
+        The council's hub names (the `hub` code list).
+    extract_date : Timestamp, optional
+        The extract's last date; nothing may be dated after it. Default: no such check.
+
+    Returns
+    -------
+    Extract
+        The typed contract tables.
+
+    Raises
+    ------
+    ContractError
+        Naming every broken rule with its file, column and rows.
+    """
+    raw = read_raw(directory)
+    report = validate_raw(raw, hubs=hubs, extract_date=extract_date)
+    if not report.ok:
+        raise ContractError(report.error_text())
+    return report.extract(source=Path(directory))

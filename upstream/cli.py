@@ -167,7 +167,7 @@ def audit(
     config: ConfigOption = None,
 ) -> None:
     """Fairness audit of a registered version on its test period; sets the version's fairness verdict tag."""
-    from governance.audit import audit_version
+    from governance import audit_version
 
     result, name, resolved = audit_version(_config(config), out, version=version, alias=alias, data_dir=data,
                                            replicates=replicates, log=lambda msg: typer.echo(msg, err=True))

@@ -10,9 +10,9 @@ from mlflow import MlflowClient
 from typer.testing import CliRunner
 
 from core.errors import UpstreamError
-from governance.audit import EarlyHelpCounts, audit_predictions, audit_version, early_help_from_extract
-from tests.governance.test_fairness import make_config, make_predictions
-from tests.training.conftest import FEATURES, small_config
+from governance import EarlyHelpCounts, audit_predictions, audit_version, early_help_from_extract
+from tests.helpers.audit import make_config, make_predictions
+from tests.helpers.training import FEATURES, small_config
 from training.fit import fit_evaluate
 from training.registry import PromotionRefused, promote
 from training.tracking import log_training

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from governance.audit import audit_predictions
-from governance.audit_report import render_html
-from governance.model_card import render_model_card
-from governance.transparency import render_transparency_record
-from tests.governance.test_fairness import make_config, make_predictions
+from governance import audit_predictions, render_html, render_model_card, render_transparency_record
+from tests.helpers.audit import make_config, make_predictions
 
 
 @pytest.fixture(scope="module")

@@ -7,11 +7,10 @@ import json
 
 import pytest
 
-from governance.audit import audit_predictions
-from governance.audit_report import write_outputs
-from governance.fairness import FIXED_COUNTS, FIXED_RATES, OP_COUNTS, OP_RATES
-from governance.suppression import Relation, recoverable, suppress
-from tests.governance.test_fairness import make_config, make_predictions
+from governance import Relation, audit_predictions, suppress, write_outputs
+from governance._metrics import FIXED_COUNTS, FIXED_RATES, OP_COUNTS, OP_RATES
+from governance._suppression import recoverable
+from tests.helpers.audit import make_config, make_predictions
 
 
 def test_a_small_cell_and_one_complement_are_hidden() -> None:

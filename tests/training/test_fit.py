@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from core.errors import UpstreamError
-from tests.training.conftest import FEATURES, small_config
+from tests.helpers.training import FEATURES, small_config
 from training.baselines import ReferralRule
 from training.fit import fit_evaluate
 from training.metrics import flatten

@@ -17,7 +17,7 @@ from mlflow import MlflowClient
 from typer.testing import CliRunner
 
 from core.errors import UpstreamError
-from tests.training.conftest import FEATURES, small_config
+from tests.helpers.training import FEATURES, small_config
 from training.fit import fit_evaluate
 from training.registry import PromotionRefused, _check_gates, list_versions, load_version, promote
 from training.tracking import log_training, resolve_tracking_uri
