@@ -29,10 +29,11 @@ def _quick_model(extract, config):  # noqa: ANN001, ANN202 - features.Extract, u
     import lightgbm as lgb
 
     import features
-    from serving.scoring import ScoringModel, default_as_of
+    from features.timeline import month_end_on_or_before
+    from serving.scoring import ScoringModel
     from training.calibration import MarginCalibrator
 
-    end = default_as_of(extract.last_date) - pd.DateOffset(months=config.outcome.horizon_months)
+    end = month_end_on_or_before(extract.last_date) - pd.DateOffset(months=config.outcome.horizon_months)
     dates = [(end - pd.DateOffset(months=3 * k)) + pd.offsets.MonthEnd(0) for k in range(4)]
     table = features.build_features(extract, dates, config)
     table = table[table["label"].notna()]

@@ -92,6 +92,7 @@ def completed_months(start: np.ndarray, end: np.ndarray) -> np.ndarray:
 
 
 def month_end_on_or_before(ts: pd.Timestamp) -> pd.Timestamp:
+    """The month end on or before `ts` (itself if it is one): the default as-of date for an extract's last date."""
     ts = pd.Timestamp(ts).normalize()
     return ts if ts.is_month_end else (ts - pd.offsets.MonthEnd(1)).normalize()
 

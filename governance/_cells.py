@@ -11,6 +11,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from features.columns import AGE_BANDS
 from governance import _metrics as fm
 from governance._attributes import Attribute, AuditRows
 from governance._suppression import Relation
@@ -20,7 +21,7 @@ OVERALL = ("*", "all")
 AGE = "age_coverage"
 EARLY_HELP = "early_help"
 UNDER_5, FIVE_PLUS = "under 5", "5 and over"
-UNDER_5_BAND = "0-4"
+UNDER_5_BAND = AGE_BANDS[0]  # "0-4"
 # The operating point of a count that does not depend on one (n, n_positive, n_negative, early help episodes).
 # The empty name sorts before every operating point, which keeps suppression's tie-break order (by repr).
 ANY_POINT = ""

@@ -12,10 +12,11 @@ import typer
 
 from core.config import Config, load_config
 from core.errors import UpstreamError
+from core.notice import DECISION_SUPPORT
 
 app = typer.Typer(
     name="upstream",
-    help="Risk prediction for children's services. Decision support only: a practitioner decides.",
+    help=f"Risk prediction for children's services. {DECISION_SUPPORT}",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
