@@ -24,7 +24,7 @@ from _council import DEFAULT_CACHE, cached_default_council
 TARGET_SECONDS = 60.0
 
 
-def _quick_model(extract, config):  # noqa: ANN001, ANN202 - features.Extract, upstream.Config -> ScoringModel
+def _quick_model(extract, config):
     """A small LightGBM + Platt calibrator on four labelled quarterly dates (for timing, not for use)."""
     import lightgbm as lgb
 

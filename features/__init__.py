@@ -10,6 +10,11 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+# `cohort` and `labels` share their names with their modules: bound here, at import, so that `features.cohort`
+# is always the function, whatever was imported before (a submodule import would otherwise rebind the name).
+from features.cohort import cohort
+from features.labels import labels
+
 # public name -> the module that defines it
 _EXPORTS: dict[str, str] = {
     "AGE_BANDS": "features.columns",
@@ -31,11 +36,6 @@ _EXPORTS: dict[str, str] = {
     "describe": "features.dictionary",
     "as_of_grid": "features.timeline",
 }
-
-# `cohort` and `labels` share their names with their modules: bound here, at import, so that `features.cohort`
-# is always the function, whatever was imported before (a submodule import would otherwise rebind the name).
-from features.cohort import cohort  # noqa: E402
-from features.labels import labels  # noqa: E402
 
 __all__ = [
     "AGE_BANDS",

@@ -13,12 +13,12 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import NullLocator  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib.ticker import NullLocator
 
-from core.config import Config  # noqa: E402
-from governance._audit import AuditResult  # noqa: E402
-from governance._templates import SUPPRESSED_TEXT, environment  # noqa: E402
+from core.config import Config
+from governance._audit import AuditResult
+from governance._templates import SUPPRESSED_TEXT, environment
 
 METRIC_LABELS = {
     "recall": "recall (share of entrants flagged)",

@@ -144,7 +144,7 @@ def _op_values(tp: float, fp: float, fn: float, tn: float) -> dict[str, float]:
     return {**counts, **{k: float(f(tp, fp, fn, tn)) for k, f in OP_RATE_FORMULAS.items()}}
 
 
-def sufficient_statistics(y_true, y_pred, *, sample_weight, selected, n_ops) -> np.ndarray:  # noqa: ANN001
+def sufficient_statistics(y_true, y_pred, *, sample_weight, selected, n_ops) -> np.ndarray:
     """[rows, positives, sum of probabilities, then tp, fp, fn, tn per operating point] (weighted).
 
     `selected` packs the selections as bits (bit j = selected at operating point j): MetricFrame takes 1-D
@@ -159,7 +159,7 @@ def sufficient_statistics(y_true, y_pred, *, sample_weight, selected, n_ops) -> 
     return np.asarray(out, float)
 
 
-def roc_auc(y_true, y_pred, *, sample_weight) -> float:  # noqa: ANN001
+def roc_auc(y_true, y_pred, *, sample_weight) -> float:
     y, w = np.asarray(y_true), np.asarray(sample_weight, float)
     both = w[y == 1].sum() > 0 and w[y == 0].sum() > 0
     return float(roc_auc_score(y, y_pred, sample_weight=w)) if both else float("nan")

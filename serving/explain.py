@@ -91,7 +91,7 @@ def predict_params(n_rows: int) -> dict[str, int]:
     return {"num_threads": 1} if n_rows <= SMALL_BATCH else {}
 
 
-def predict_margin(booster, rows: pd.DataFrame | np.ndarray, feature_names: Sequence[str], *,  # noqa: ANN001
+def predict_margin(booster, rows: pd.DataFrame | np.ndarray, feature_names: Sequence[str], *,
                    num_iteration: int | None = None) -> np.ndarray:
     """The raw log-odds margin of each row."""
     X = _as_matrix(rows, feature_names)
@@ -101,7 +101,7 @@ def predict_margin(booster, rows: pd.DataFrame | np.ndarray, feature_names: Sequ
                       dtype=np.float64)
 
 
-def explain_rows(booster, rows: pd.DataFrame | np.ndarray, feature_names: Sequence[str], *,  # noqa: ANN001
+def explain_rows(booster, rows: pd.DataFrame | np.ndarray, feature_names: Sequence[str], *,
                  num_iteration: int | None = None) -> tuple[np.ndarray, float]:
     """TreeSHAP contributions (rows × features, log-odds) and the base value; fast for a handful of rows.
 
@@ -293,10 +293,3 @@ def family_reasons(child_ids: Sequence[str], X: np.ndarray, shap: np.ndarray, fe
             if protective is not None:
                 break
     return reasons, protective
-
-
-def reasons_for_child(x: np.ndarray, shap: np.ndarray, feature_names: Sequence[str], *, child_id: str = "",
-                      top: int = 3, describe: Describe | None = None) -> tuple[list[Reason], Reason | None]:
-    """The top reasons and the protective factor for one child (the one-child family case)."""
-    return family_reasons([child_id], np.asarray(x, float).reshape(1, -1), np.asarray(shap, float).reshape(1, -1),
-                          feature_names, top=top, describe=describe)

@@ -282,7 +282,7 @@ def score_cohort(model: ScoringModel, cohort: pd.DataFrame, config: Config, *,
                          explained_X=X_exp, explained_shap=shap, base_value=base, previous=previous, timings=timings)
 
 
-def _environment():  # noqa: ANN202 - jinja2.Environment
+def _environment():
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
     # autoescape everything: family ids and reasons come from data

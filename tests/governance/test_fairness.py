@@ -26,7 +26,7 @@ def predictions() -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def audited(predictions: pd.DataFrame):  # noqa: ANN201
+def audited(predictions: pd.DataFrame):
     return audit_predictions(predictions, make_config(), replicates=30)
 
 

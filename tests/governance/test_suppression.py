@@ -53,7 +53,7 @@ def report() -> dict:
     return audit_predictions(frame, make_config(), replicates=10).report
 
 
-def _rows(report: dict):  # noqa: ANN202 - (table, row) pairs, the overall row included
+def _rows(report: dict):
     yield {"attribute": "*"}, report["overall"]
     for table in report["tables"]:
         for row in table["groups"]:
@@ -151,7 +151,7 @@ def test_no_suppressed_count_can_be_recovered_by_differences(report: dict) -> No
     assert recoverable(values, [Relation(t, p) for t, p in rels], hidden) == set()
 
 
-def test_outputs_hold_no_identifiers(tmp_path) -> None:  # noqa: ANN001
+def test_outputs_hold_no_identifiers(tmp_path) -> None:
     frame = make_predictions(600, seed=2)
     result = audit_predictions(frame, make_config(), replicates=5)
     files = write_outputs(result, tmp_path / "audit", make_config())

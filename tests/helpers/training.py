@@ -88,5 +88,5 @@ def config() -> Config:
 
 
 @pytest.fixture()
-def tracking_uri(tmp_path) -> str:  # noqa: ANN001
+def tracking_uri(tmp_path) -> str:
     return f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"

@@ -81,7 +81,7 @@ def _user(request: Request) -> session.PageUser:
     return session.page_user(request, _state(request).store)
 
 
-def _scores(state: AppState):  # noqa: ANN202 - serving.web.api.scores.Scores
+def _scores(state: AppState):
     scores = state.scores.scores
     if scores is None:
         raise HTTPException(503, state.scores.error or "no scoring output loaded yet")
