@@ -203,7 +203,22 @@ def parse_config(data: object, *, source: str = "<config>") -> Config:
 
 
 def load_config(path: str | Path | None = None) -> Config:
-    """Load and validate a YAML config; the default is configs/default.yaml in the checkout."""
+    """Load and validate a YAML config; the default is configs/default.yaml in the checkout.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        The YAML file.
+
+    Returns
+    -------
+    Config
+
+    Raises
+    ------
+    ConfigError
+        Naming the key path of the first problem.
+    """
     path = Path(path) if path is not None else DEFAULT_CONFIG_PATH
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")

@@ -292,8 +292,27 @@ def _audit(history: History, codes: np.ndarray, age_months: np.ndarray) -> np.nd
 
 def build_features(extract: Extract, as_of_dates: Sequence[pd.Timestamp], config: Config, *,
                    extract_date: pd.Timestamp | None = None) -> pd.DataFrame:
-    """One row per (child, as-of date) in the cohort: keys, model inputs (float32, in `feature_columns(config)`
-    order), `label` (Int8, <NA> where as_of + horizon is after the extract date) and audit columns."""
+    """One row per (child, as-of date) in the cohort: keys, model inputs, label and audit columns.
+
+    Features at an as-of date use only events known on or before it (docs/interfaces.md, "Feature table").
+
+    Parameters
+    ----------
+    extract : Extract
+        The contract tables (validated).
+    as_of_dates : sequence of Timestamp
+        Month-end as-of dates.
+    config : Config
+        Windows, outcome and horizon, hubs.
+    extract_date : Timestamp, optional
+        The last date the extract knows. Default: `extract.last_date`.
+
+    Returns
+    -------
+    DataFrame
+        `KEY_COLUMNS`, the model inputs (float32, in `feature_columns(config)` order), `label` (Int8, <NA> where
+        as_of + horizon is after the extract date) and `AUDIT_COLUMNS`.
+    """
     dates = normalise_dates(as_of_dates)
     days = [day_of(d) for d in dates]
     extract_date = pd.Timestamp(extract_date).normalize() if extract_date is not None else extract.last_date

@@ -242,7 +242,18 @@ def type_table(raw: pd.DataFrame, name: str) -> pd.DataFrame:
 
 
 def read_extract(directory: str | Path) -> Extract:
-    """Read an extract with the contract's types, without validating it (use load_extract for that)."""
+    """Read an extract with the contract's types, without validating it (use load_extract for that).
+
+    Parameters
+    ----------
+    directory : str or Path
+        The directory holding `children` and `events` (Parquet or CSV).
+
+    Returns
+    -------
+    Extract
+        The typed tables; unparseable values are missing.
+    """
     raw = read_raw(directory)
     return Extract(children=type_table(raw["children"].frame, "children"),
                    events=type_table(raw["events"].frame, "events"), source=Path(directory))

@@ -303,18 +303,18 @@ def _check_events(report: ValidationReport, tables: dict[str, _Columns]) -> None
     all_child_ids = set(c_ids[pd.notna(c_ids)].tolist())
     good_child_ids = set(c_ids[child_ok].tolist())
 
-    fam = ck.raw("family_id")
-    fam_present = ck.present("family_id")
-    fam_known = _isin(fam, all_families)
-    ck.add("family_id", "family_id does not exist in children", fam_present & ~fam_known)
-    ck.add("family_id", "family_id has no valid child (all its children were rejected)",
-           fam_present & fam_known & ~_isin(fam, good_families))
-    child = ck.raw("child_id")
-    child_present = ck.present("child_id")
-    child_known = _isin(child, all_child_ids)
-    ck.add("child_id", "child_id does not exist in children", child_present & ~child_known)
-    ck.add("child_id", "child_id refers to a child rejected from children",
-           child_present & child_known & ~_isin(child, good_child_ids))
+    # every event's family and child exist in children, and were not rejected there
+    for column, known_ids, kept_ids, unknown, rejected in (
+            ("family_id", all_families, good_families, "family_id does not exist in children",
+             "family_id has no valid child (all its children were rejected)"),
+            ("child_id", all_child_ids, good_child_ids, "child_id does not exist in children",
+             "child_id refers to a child rejected from children")):
+        values, present = ck.raw(column), ck.present(column)
+        known = _isin(values, known_ids)
+        ck.add(column, unknown, present & ~known)
+        ck.add(column, rejected, present & known & ~_isin(values, kept_ids))
+    fam, fam_present = ck.raw("family_id"), ck.present("family_id")
+    child, child_present = ck.raw("child_id"), ck.present("child_id")
     # the family each child_id belongs to in children (ids repeated in children have no single owner)
     once = ~_duplicated(c_ids)
     if len(child) < _small.SMALL:
@@ -354,7 +354,22 @@ def validate_raw(raw: dict[str, RawTable], *, hubs: tuple[str, ...],
 
 def validate_extract(directory: str | Path, *, hubs: tuple[str, ...],
                      extract_date: pd.Timestamp | None = None) -> ValidationReport:
-    """Read an extract directory and check every contract rule; never raises for bad rows, only reports."""
+    """Read an extract directory and check every contract rule; never raises for bad rows, only reports.
+
+    Parameters
+    ----------
+    directory : str or Path
+        The directory holding `children` and `events` (Parquet or CSV).
+    hubs : tuple of str
+        The council's hub names (the `hub` code list).
+    extract_date : Timestamp, optional
+        The extract's last date; nothing may be dated after it.
+
+    Returns
+    -------
+    ValidationReport
+        Every broken rule with its rows; `.ok`, `.error_text()` and `.extract()` for the valid tables.
+    """
     return validate_raw(read_raw(directory), hubs=hubs, extract_date=extract_date)
 
 
@@ -364,12 +379,8 @@ def load_extract(directory: str | Path, *, hubs: tuple[str, ...], extract_date: 
 
     Parameters
     ----------
-    directory : str or Path
-        The directory holding `children` and `events` (Parquet or CSV).
-    hubs : tuple of str
-        The council's hub names (the `hub` code list).
-    extract_date : Timestamp, optional
-        The extract's last date; nothing may be dated after it. Default: no such check.
+    directory, hubs, extract_date
+        As for `validate_extract`.
 
     Returns
     -------

@@ -13,66 +13,18 @@ The public API is below (`__all__`); names are loaded on first use (PEP 562), so
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from core.lazy import lazy_exports
 
-# public name -> the module that defines it
-_EXPORTS: dict[str, str] = {
-    "PASS": "governance._audit",
-    "REVIEW": "governance._audit",
-    "AuditResult": "governance._audit",
-    "audit_predictions": "governance._audit",
-    "operating_points": "governance._audit",
-    "EarlyHelpCounts": "governance._cells",
-    "Relation": "governance._suppression",
-    "Suppression": "governance._suppression",
-    "suppress": "governance._suppression",
-    "render_html": "governance._html",
-    "render_model_card": "governance._cards",
-    "render_transparency_record": "governance._cards",
-    "write_outputs": "governance._write",
-    "OUTPUT_FILES": "governance._write",
-    "audit_version": "governance._run",
-    "early_help_from_extract": "governance._run",
+# module -> the public names it defines
+_MODULES: dict[str, tuple[str, ...]] = {
+    "governance._audit": ("PASS", "REVIEW", "AuditResult", "audit_predictions", "operating_points"),
+    "governance._cells": ("EarlyHelpCounts",),
+    "governance._suppression": ("Relation", "Suppression", "suppress"),
+    "governance._html": ("render_html",),
+    "governance._cards": ("render_model_card", "render_transparency_record"),
+    "governance._write": ("write_outputs", "OUTPUT_FILES"),
+    "governance._run": ("audit_version", "early_help_from_extract"),
 }
 
-__all__ = [
-    "audit_predictions",
-    "audit_version",
-    "AuditResult",
-    "early_help_from_extract",
-    "EarlyHelpCounts",
-    "operating_points",
-    "OUTPUT_FILES",
-    "PASS",
-    "Relation",
-    "render_html",
-    "render_model_card",
-    "render_transparency_record",
-    "REVIEW",
-    "suppress",
-    "Suppression",
-    "write_outputs",
-]
-
-if TYPE_CHECKING:  # for type checkers and readers: the same names, imported eagerly
-    from governance._audit import PASS, REVIEW, AuditResult, audit_predictions, operating_points
-    from governance._cards import render_model_card, render_transparency_record
-    from governance._cells import EarlyHelpCounts
-    from governance._html import render_html
-    from governance._run import audit_version, early_help_from_extract
-    from governance._suppression import Relation, Suppression, suppress
-    from governance._write import OUTPUT_FILES, write_outputs
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'governance' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__all__ = [name for names in _MODULES.values() for name in names]
+__getattr__, __dir__ = lazy_exports(__name__, _MODULES)

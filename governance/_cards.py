@@ -44,11 +44,13 @@ def card_context(report: dict[str, Any], config: Config) -> dict[str, Any]:
     }
 
 
-def render_model_card(report: dict[str, Any], config: Config) -> str:
-    """model_card.md for an audited version.
+def render_document(template: str, report: dict[str, Any], config: Config) -> str:
+    """Render one of the audit's Markdown documents from its report.
 
     Parameters
     ----------
+    template : str
+        `model_card.md.j2` or `transparency_record.md.j2` (in governance/templates/).
     report : dict
         The audit's report (`AuditResult.report`).
     config : Config
@@ -59,22 +61,15 @@ def render_model_card(report: dict[str, Any], config: Config) -> str:
     str
         Markdown.
     """
-    return environment().get_template("model_card.md.j2").render(**card_context(report, config))
+    return environment().get_template(template).render(**card_context(report, config))
+
+
+def render_model_card(report: dict[str, Any], config: Config) -> str:
+    """model_card.md for an audited version (see `render_document`)."""
+    return render_document("model_card.md.j2", report, config)
 
 
 def render_transparency_record(report: dict[str, Any], config: Config) -> str:
-    """transparency_record.md: plain-English name, description, use in decisions, oversight and contact.
-
-    Parameters
-    ----------
-    report : dict
-        The audit's report (`AuditResult.report`).
-    config : Config
-        The council, its hubs, the outcome and horizon.
-
-    Returns
-    -------
-    str
-        Markdown.
-    """
-    return environment().get_template("transparency_record.md.j2").render(**card_context(report, config))
+    """transparency_record.md: plain-English name, description, use in decisions, oversight and contact (see
+    `render_document`)."""
+    return render_document("transparency_record.md.j2", report, config)

@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 from feature_histories import frame_children, frame_events
 
-from features import cohort, labels
+from features.cohort import cohort
+from features.labels import labels
 
 T = pd.Timestamp("2016-03-31")
 

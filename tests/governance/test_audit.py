@@ -12,8 +12,7 @@ from typer.testing import CliRunner
 from core.errors import UpstreamError
 from governance import EarlyHelpCounts, audit_predictions, audit_version, early_help_from_extract
 from tests.helpers.audit import make_config, make_predictions
-from tests.helpers.training import FEATURES, small_config
-from training.fit import fit_evaluate
+from tests.helpers.training import small_config
 from training.registry import PromotionRefused, promote
 from training.tracking import log_training
 
@@ -21,10 +20,10 @@ OUTPUTS = {"audit.json", "audit.html", "model_card.md", "transparency_record.md"
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory, feature_table):
+def store(tmp_path_factory, feature_table, fitted_result):
     """A store holding one version logged by the training pipeline (with its test predictions)."""
-    table, truth = feature_table
-    result = fit_evaluate(table, small_config(), feature_names=FEATURES, truth=truth)
+    table, _ = feature_table
+    result = fitted_result
     uri = f"sqlite:///{tmp_path_factory.mktemp('store') / 'mlruns' / 'mlflow.db'}"
     logged = log_training(result, table_sample=table.head(200), fingerprint="fp-audit", tracking_uri=uri, plots=False)
     return uri, logged

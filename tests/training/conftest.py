@@ -1,5 +1,5 @@
 """Training fixtures: the small config, feature table and a throwaway MLflow store (tests/helpers/training.py)."""
 
-from tests.helpers.training import config, feature_table, tracking_uri
+from tests.helpers.training import config, feature_table, fitted_result, tracking_uri
 
-__all__ = ["config", "feature_table", "tracking_uri"]
+__all__ = ["config", "feature_table", "fitted_result", "tracking_uri"]

@@ -15,9 +15,8 @@ from training.splits import horizon_end
 
 
 @pytest.fixture(scope="module")
-def result(feature_table):
-    table, truth = feature_table
-    return fit_evaluate(table, small_config(), feature_names=FEATURES, truth=truth)
+def result(fitted_result):
+    return fitted_result
 
 
 def test_blocks_are_separated_and_use_only_labelled_rows(result, feature_table) -> None:

@@ -17,15 +17,13 @@ from typer.testing import CliRunner
 
 from core.errors import UpstreamError
 from tests.helpers.training import FEATURES, small_config
-from training.fit import fit_evaluate
 from training.registry import PromotionRefused, _check_gates, list_versions, load_version, promote
 from training.tracking import log_training, resolve_tracking_uri
 
 
 @pytest.fixture(scope="module")
-def result(feature_table):
-    table, truth = feature_table
-    return fit_evaluate(table, small_config(), feature_names=FEATURES, truth=truth)
+def result(fitted_result):
+    return fitted_result
 
 
 def _with_test_metrics(result, **overall: float):
