@@ -2,8 +2,8 @@
 
 The public API is below (`__all__`). Names are loaded on first use (PEP 562), so importing a light module
 such as `features.dictionary` does not load the whole feature engine. The data contract's code lists live in
-`core.contract`. The cohort and label rules are `features.cohort.cohort` and `features.labels.labels` (not
-re-exported: a package attribute cannot be both a module and the function of the same name).
+`core.contract`. The cohort rule is `History.cohort_codes` (features/history.py) and the label rule
+`features.labels.label_array`; `build_features` applies both.
 """
 
 from __future__ import annotations
