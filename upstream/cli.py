@@ -12,10 +12,11 @@ import typer
 
 from core.config import Config, load_config
 from core.errors import UpstreamError
+from core.notice import DECISION_SUPPORT
 
 app = typer.Typer(
     name="upstream",
-    help="Risk prediction for children's services. Decision support only: a practitioner decides.",
+    help=f"Risk prediction for children's services. {DECISION_SUPPORT}",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -38,7 +39,7 @@ def _config(path: Path | None) -> Config:
     return load_config(path)
 
 
-def _simulated(cfg: Config):  # noqa: ANN202 - (features.Extract, truth DataFrame)
+def _simulated(cfg: Config):
     """The council `cfg.simulation` describes, as an extract and the simulator's truth: the data `train` and
     `score` use when no --data is given (the CLI decides that default; library code never simulates)."""
     from features import Extract
@@ -182,7 +183,7 @@ def audit(
     config: ConfigOption = None,
 ) -> None:
     """Fairness audit of a registered version on its test period; sets the version's fairness verdict tag."""
-    from governance.audit import audit_version
+    from governance import audit_version
 
     result, name, resolved = audit_version(_config(config), out, version=version, alias=alias, data_dir=data,
                                            replicates=replicates, log=lambda msg: typer.echo(msg, err=True))
