@@ -41,6 +41,10 @@ ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?
 PREFIX = re.compile(r"^[a-z]{1,2}\)\s*")
 
 
+def _rule(s: Source) -> str:
+    return s.errors[0].split(":")[0]
+
+
 def norm_key(value: object) -> str | None:
     """The child key rule of SPEC §3.1: strip spaces, upper-case, drop a trailing .0 after digits."""
     if value is None:
@@ -285,7 +289,7 @@ def read_903(col: Collected, year: int, files: dict[str, Path], liia: bool, name
             s.error("103", f"The ethnicity code '{eth[:8]}' is not valid")
         s.fields = {"sex": sex, "date_of_birth": dob, "ethnicity": eth or None}
         if s.errors:
-            col.reject_child(child, s.errors[0].split(":")[0] + ": 903 header row refused (" + "; ".join(s.errors) + ")")
+            col.reject_child(child, _rule(s) + ": 903 header row refused (" + "; ".join(s.errors) + ")")
             continue
         rank = (1, year, 1)
         col.attrs.append(Attr(child, "date_of_birth", dob, rank, s, "ssda903"))
@@ -511,7 +515,7 @@ def read_cin(col: Collected, year: int, path: Path, name: str, la_code: str) -> 
                 disability = "no"
         s.fields = {"date_of_birth": dobd, "sex": sex, "ethnicity": eth or None, "disability": disability}
         if s.errors:
-            col.reject_child(child, s.errors[0].split(":")[0] + ": CIN child record refused (" + "; ".join(s.errors) + ")")
+            col.reject_child(child, _rule(s) + ": CIN child record refused (" + "; ".join(s.errors) + ")")
             continue
         if dobd:
             col.attrs.append(Attr(child, "date_of_birth", dobd, rank, s, "cin_census"))
