@@ -81,9 +81,9 @@ def test_privacy_no_raw_identifier_in_any_output(imported: Path) -> None:
                 if "Unique ID" in str(h) or "identifier" in str(h).lower():
                     if v != "":
                         raw_ids.add(str(int(v)) if isinstance(v, float) else str(v))
-                elif str(h) in ("Allocated Worker", "Placement postcode", "Organisation completing assessment"):
-                    if isinstance(v, str) and v.strip() and v != "#N/A":
-                        free_text.add(v.strip())
+                elif (str(h) in ("Allocated Worker", "Placement postcode", "Organisation completing assessment")
+                      and isinstance(v, str) and v.strip() and v != "#N/A"):
+                    free_text.add(v.strip())
     raw_ids |= {"DfEX0000001", "DFEX0000001"}
     upns = {"A123456789123", "X98765432123B"}
     texts = {p: p.read_text(errors="replace") for p in imported.parent.rglob("*") if p.is_file()}
