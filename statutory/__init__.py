@@ -5,6 +5,7 @@ A source package beside `synthetic/`: it produces the contract tables and import
 
 from statutory._import import ImportResult, Pseudonymiser, run_import
 from statutory._manifest import KEY_ENV, ImportError_, Manifest, load_key, load_manifest
+from statutory._returns import write_returns
 
 __all__ = ["KEY_ENV", "ImportError_", "ImportResult", "Manifest", "Pseudonymiser", "load_key", "load_manifest",
-           "run_import"]
+           "run_import", "write_returns"]

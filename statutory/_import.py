@@ -49,12 +49,16 @@ class Pseudonymiser:
     def __init__(self, key: bytes, la_code: str):
         self._key = key
         self._la = la_code
+        self._children: dict[str, str] = {}
 
     def _hex(self, text: str) -> str:
-        return hmac.new(self._key, text.encode("utf-8"), hashlib.sha256).hexdigest()[:20]
+        return hmac.digest(self._key, text.encode("utf-8"), hashlib.sha256).hex()[:20]
 
     def child(self, child_key: str) -> str:
-        return "C" + self._hex(f"{self._la}:{child_key}")
+        got = self._children.get(child_key)
+        if got is None:
+            got = self._children[child_key] = "C" + self._hex(f"{self._la}:{child_key}")
+        return got
 
     def family(self, basis: str, family_key: str) -> str:
         return "F" + self._hex(f"{self._la}:{basis}:{family_key}")

@@ -92,6 +92,11 @@ def simulate(
     seed: Annotated[int | None, typer.Option(help="Random seed (default: config simulation.seed).")] = None,
     start: Annotated[str | None, typer.Option(help="First simulated month, YYYY-MM (default: config).")] = None,
     end: Annotated[str | None, typer.Option(help="Last simulated month, YYYY-MM (default: config).")] = None,
+    returns: Annotated[Path | None, typer.Option(
+        "--returns", help="Also write the council as its statutory returns (903, CIN census, Annex A per year) "
+                          "with residence, family links, partner feed and a manifest, for `upstream import`.")
+    ] = None,
+    returns_years: Annotated[int, typer.Option(help="Collection years of returns to write (with --returns).")] = 7,
     config: ConfigOption = None,
 ) -> None:
     """Simulate the council: contract tables plus the oracle's ground truth, written to OUT."""
@@ -102,6 +107,14 @@ def simulate(
     council.write(out)
     typer.echo(f"{out}: {len(council.children):,} children, {len(council.events):,} events, "
                f"{len(council.truth):,} truth rows; extract date {council.extract_date:%Y-%m-%d}")
+    if returns is not None:
+        from statutory import write_returns
+
+        got = write_returns(council.children, council.events, returns, extract_date=council.extract_date,
+                            years=returns_years)
+        lost = sum(got["losses"].values())
+        typer.echo(f"{returns}: returns for {got['years'][0]}..{got['years'][-1]} of {got['children_in_returns']:,} "
+                   f"children known to social care; {lost:,} items the returns cannot carry (losses.json)")
 
 
 @app.command("import")
