@@ -81,9 +81,9 @@ def write_returns(children: pd.DataFrame, events: pd.DataFrame, out: str | Path,
         incin = _write_cin(ch, ev[ev["event_type"].isin(cin_types)], year_list, tmp, la_code, losses)
         inaa = _write_annex_a(ch, ev[ev["event_type"].isin(("contact", "early_help"))], year_list, tmp)
         in_returns = in903 | incin | inaa
-        aa_only = sorted(inaa - incin)
-        losses["disability: children only in Annex A lists 1-2 (no disability column)"] = int(
-            (ch.loc[aa_only, "disability"] != "unknown").sum())
+        no_cin = sorted(in_returns - incin)
+        losses["disability: children in no CIN census (903 and Annex A lists 1-2 carry none)"] = int(
+            (ch.loc[no_cin, "disability"] != "unknown").sum())
         for etype in ("contact", "early_help", "referral", "assessment", "section_47", "cp_plan", "looked_after"):
             sub = ev[ev["event_type"] == etype]
             starts_before = sub["event_date"] < first
@@ -208,6 +208,7 @@ def _write_cin(ch, ev: pd.DataFrame, years: list[int], tmp: Path, la_code: str, 
         (cin_plans["event_date"] < pd.Timestamp(2021, 4, 1)).sum())
     d = tmp / "cin"
     d.mkdir(parents=True, exist_ok=True)
+    written: set[int] = set()
     for y in years:
         ys, ye = _ys(y), _ye(y)
         new_sex = y >= 2025
@@ -234,6 +235,7 @@ def _write_cin(ch, ev: pd.DataFrame, years: list[int], tmp: Path, la_code: str, 
                     if it.event_type == "assessment" and ys <= it.event_date <= ye:
                         f = "".join(f"<AssessmentFactors>{escape(c)}</AssessmentFactors>"
                                     for c in (it.detail or "").split(";") if c)
+                        written.add(id(it))
                         x.append(f"<Assessments><AssessmentActualStartDate>{it.event_date:%Y-%m-%d}"
                                  f"</AssessmentActualStartDate><AssessmentAuthorisationDate>{it.event_date:%Y-%m-%d}"
                                  "</AssessmentAuthorisationDate>"
@@ -241,15 +243,18 @@ def _write_cin(ch, ev: pd.DataFrame, years: list[int], tmp: Path, la_code: str, 
                                     else "") + "</Assessments>")
                 for it in its:
                     if it.event_type == "cin_plan" and y >= 2022 and _open_in(it, ys, ye):
+                        written.add(id(it))
                         x.append(f"<CINPlanDates><CINPlanStartDate>{it.event_date:%Y-%m-%d}</CINPlanStartDate>"
                                  + _end("CINPlanEndDate", it.end_date, ye) + "</CINPlanDates>")
                 for it in its:
                     if it.event_type == "section_47" and ys <= it.event_date <= ye:
+                        written.add(id(it))
                         x.append(f"<Section47><S47ActualStartDate>{it.event_date:%Y-%m-%d}</S47ActualStartDate>"
                                  "<ICPCnotRequired>false</ICPCnotRequired></Section47>")
                 x.append("<ReferralNFA>false</ReferralNFA>")
                 for it in its:
                     if it.event_type == "cp_plan" and _open_in(it, ys, ye):
+                        written.add(id(it))
                         x.append(f"<ChildProtectionPlans><CPPstartDate>{it.event_date:%Y-%m-%d}</CPPstartDate>"
                                  + _end("CPPendDate", it.end_date, ye)
                                  + f"<InitialCategoryOfAbuse>{ABUSE_CODE[it.detail]}</InitialCategoryOfAbuse>"
@@ -275,6 +280,15 @@ def _write_cin(ch, ev: pd.DataFrame, years: list[int], tmp: Path, la_code: str, 
             seen.add(child)
         parts.append("</Children>\n</Message>\n")
         (d / f"CIN_{y}.xml").write_text("".join(parts), encoding="utf-8")
+    first = _ys(years[0])
+    for g in groups.values():
+        for _r, its in g.values():
+            for it in its:
+                if id(it) in written or it.event_type == "cin_plan":
+                    continue
+                if (it.end_date if pd.notna(it.end_date) else it.event_date) < first:
+                    continue   # counted as before the first collection year
+                losses[f"{it.event_type}: no census year holds both it and its referral's CIN episode"] += 1
     return seen
 
 
@@ -312,7 +326,7 @@ def _write_annex_a(ch, ev: pd.DataFrame, years: list[int], tmp: Path) -> set[str
             if rows is None:
                 continue
             for i, (cid, date, end, source) in enumerate(zip(
-                    rows["child_id"], list(rows["event_date"].dt.to_pydatetime()), rows["end_date"], rows["source"],
+                    rows["child_id"], rows["event_date"].astype(object), rows["end_date"], rows["source"],
                     strict=True), 1):
                 sex, eth, dob = info[cid]
                 ws.write_string(i, 0, cid)
