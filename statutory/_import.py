@@ -10,6 +10,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from core.contract import EVENT_TYPES, PARTNER_EVENT_TYPES
@@ -27,6 +28,7 @@ from statutory._read import (
     read_annex_a,
     read_cin,
     read_supplied,
+    read_supplied_frame,
     read_value_map,
 )
 from statutory._report import Report, Source, accounting, status
@@ -115,9 +117,9 @@ def run_import(manifest: Manifest, key: bytes, *, hubs: tuple[str, ...]) -> Impo
     links = (read_supplied(manifest.family_links, name(manifest.family_links),
                            ("child_key", "family_key", "basis", "valid_from", "valid_to"), col.problems)
              if manifest.family_links else [])
-    partner = (read_supplied(manifest.partner_events, name(manifest.partner_events),
-                             ("child_key", "family_key", "event_type", "event_date", "detail"), col.problems)
-               if manifest.partner_events else [])
+    partner = (read_supplied_frame(manifest.partner_events, name(manifest.partner_events),
+                                   ("child_key", "family_key", "event_type", "event_date", "detail"), col.problems)
+               if manifest.partner_events else None)
     if col.problems:
         raise ImportError_(col.problems)
 
@@ -136,9 +138,6 @@ def run_import(manifest: Manifest, key: bytes, *, hubs: tuple[str, ...]) -> Impo
     res = _residence(col, residence or [], child_keys, hubs, extract_date, name(manifest.residence))
     fams = _families(col, links or [], child_keys, extract_date, pseudo,
                      name(manifest.family_links) if manifest.family_links else "")
-    _partner(col, partner or [], fams, res, extract_date,
-             name(manifest.partner_events) if manifest.partner_events else "",
-             manifest.partner_events_coverage_end)
 
     # which children are written
     written: dict[str, dict] = {}
@@ -184,6 +183,9 @@ def run_import(manifest: Manifest, key: bytes, *, hubs: tuple[str, ...]) -> Impo
     events = [e for e in events if e["_child"] is None or e["_child"] in written]
     fam_written = {fams.get(ck, ("S" + pseudo.child(ck), None))[0] for ck in written}
     events = [e for e in events if e["family_id"] in fam_written]
+    partner_ev, partner_lin = _partner_frame(
+        col, partner, written, fams, pseudo, extract_date, {e["event_id"] for e in events},
+        name(manifest.partner_events) if manifest.partner_events else "", manifest.partner_events_coverage_end)
 
     # propagate: a refused child takes every row of it along
     for ck, reasons in col.child_errors.items():
@@ -217,19 +219,22 @@ def run_import(manifest: Manifest, key: bytes, *, hubs: tuple[str, ...]) -> Impo
                               "arrived_on": a["arrived_on"], "left_on": a["left_on"]})
     children = pd.DataFrame(children_rows, columns=CHILDREN_COLS)
     ev = pd.DataFrame([{k: e[k] for k in EVENTS_COLS} for e in events], columns=EVENTS_COLS)
+    for c in ("event_date", "end_date"):
+        ev[c] = ev[c].map(lambda d: d.isoformat() if d else None)
+    ev = pd.concat([ev, partner_ev], ignore_index=True) if len(partner_ev) else ev
     ev = ev.sort_values(["family_id", "event_date", "event_type", "event_id"], kind="stable").reset_index(drop=True)
     children = children.sort_values("child_id").reset_index(drop=True)
     children["deprivation_decile"] = children["deprivation_decile"].astype("Int64")
     for c in ("date_of_birth", "arrived_on", "left_on"):
         children[c] = children[c].map(lambda d: d.isoformat() if d else None)
-    for c in ("event_date", "end_date"):
-        ev[c] = ev[c].map(lambda d: d.isoformat() if d else None)
 
     lineage = pd.DataFrame(
         [{"event_id": e["event_id"], "format": s.fmt, "file": s.file, "table_or_sheet": s.table, "row": s.row,
           "rules_applied": ";".join(dict.fromkeys(e["_flags"] + s.rules))}
          for e in events for s in e["_sources"]],
         columns=["event_id", "format", "file", "table_or_sheet", "row", "rules_applied"])
+    if len(partner_lin):
+        lineage = pd.concat([lineage, partner_lin], ignore_index=True)
     quarantine = _quarantine(col.sources, pseudo)
     singletons = sum(1 for ck in written if ck not in fams)
     rep = {
@@ -243,7 +248,7 @@ def run_import(manifest: Manifest, key: bytes, *, hubs: tuple[str, ...]) -> Impo
         "events_by_type": {k: int(v) for k, v in ev["event_type"].value_counts().sort_index().items()},
         "children_refused": sum(1 for ck in col.child_errors if ck in child_keys),
         "singleton_families": singletons,
-        "files": accounting(col.sources),
+        "files": accounting(col.sources, col.bulk),
         "rules": [{"rule": r.rule, "severity": r.severity, "message": r.message, "count": r.count,
                    "examples": r.examples} for r in sorted(report.rules.values(), key=lambda r: (r.severity, r.rule))],
         "counts": dict(sorted(report.counters.items())),
@@ -432,42 +437,88 @@ def _families(col: Collected, rows: list[dict], child_keys: set[str], extract_da
     return out
 
 
-def _partner(col: Collected, rows: list[dict], fams: dict, res: dict, extract_date: dt.date, fname: str,
-             coverage_end: dt.date | None) -> None:
-    all_keys = set(col.child_sources) | {s.child_key for s in col.sources if s.fmt == "residence"}
-    occurrences: Counter = Counter()
-    for i, r in enumerate(rows, 1):
-        ck = norm_key(r.get("child_key")) if r.get("child_key") else None
-        fk = (r.get("family_key") or "").strip() or None
-        s = col.source("partner_events", fname, "partner_events", i, ck)
-        et = (r.get("event_type") or "").strip()
-        d = parse_iso(r.get("event_date", ""))
-        detail = (r.get("detail") or "").strip() or None
-        if ck is None and fk is None:
-            s.error("PARTNER-KEY", "neither child_key nor family_key")
-        if et not in PARTNER_EVENT_TYPES:
-            s.error("PARTNER-TYPE", "event_type is not one of the 10 partner types")
-        if d is None:
-            s.error("PARTNER-DATE", "event_date is not a YYYY-MM-DD date")
-        if detail is not None and not (et == "school_exclusion" and detail in ("suspension", "permanent")):
-            s.error("PARTNER-DETAIL", "detail is only for school_exclusion (suspension or permanent)")
-        if et == "school_exclusion" and detail is None:
-            s.error("PARTNER-DETAIL", "school_exclusion needs detail suspension or permanent")
-        if ck is not None and ck not in all_keys:
-            s.error("PARTNER-KEY", "child_key not found in the returns or residence.csv")
-        if ck is None and fk is not None and fk not in col.all_family_keys:
-            s.error("PARTNER-KEY", "family_key not found in family_links.csv")
-        s.fields = {"event_type": et if et in PARTNER_EVENT_TYPES else None, "event_date": d, "detail": detail}
-        if s.errors:
-            continue
-        if coverage_end and d > coverage_end:
-            s.hold("after the partner feed's stated coverage end")
-            continue
-        key = ck if ck is not None else f"family:{fk}"
-        occurrences[(et, key, d)] += 1
-        nat = d.isoformat() if et == "missing_episode" else f"{d.isoformat()}#{occurrences[(et, key, d)]}"
-        c = Cand(et, ck, d, nat, 2, (0,), s, detail=detail, family_key=fk if ck is None else None)
-        col.cands.append(c)
+def _partner_frame(col: Collected, df: pd.DataFrame | None, written: dict, fams: dict, pseudo: Pseudonymiser,
+                   extract_date: dt.date, emitted_ids: set[str], fname: str, coverage_end: dt.date | None
+                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The partner feed (SPEC §9.2), vectorised: it is the largest table; only refused and held rows get a Source."""
+    empty = pd.DataFrame(columns=EVENTS_COLS), pd.DataFrame()
+    if df is None or not len(df):
+        return empty
+    n = len(df)
+    ck = df["child_key"].str.replace(r"\s+", "", regex=True).str.upper()
+    ck = ck.where(~ck.str.fullmatch(r"\d+\.0"), ck.str[:-2])
+    fk = df["family_key"].str.strip()
+    et = df["event_type"].str.strip()
+    detail = df["detail"].str.strip()
+    dates = pd.to_datetime(df["event_date"].where(df["event_date"].str.fullmatch(r"\d{4}-\d{2}-\d{2}")),
+                           format="%Y-%m-%d", errors="coerce")
+    reasons: list[pd.Series] = []
+
+    def rule(mask: pd.Series, text: str) -> None:
+        reasons.append(pd.Series(np.where(mask, text, ""), index=df.index))
+
+    has_ck, has_fk = ck != "", fk != ""
+    rule(~has_ck & ~has_fk, "PARTNER-KEY: neither child_key nor family_key")
+    rule(~et.isin(PARTNER_EVENT_TYPES), "PARTNER-TYPE: event_type is not one of the 10 partner types")
+    rule(dates.isna(), "PARTNER-DATE: event_date is not a YYYY-MM-DD date")
+    excl = et == "school_exclusion"
+    rule((detail != "") & ~(excl & detail.isin(["suspension", "permanent"])),
+         "PARTNER-DETAIL: detail is only for school_exclusion (suspension or permanent)")
+    rule(excl & (detail == ""), "PARTNER-DETAIL: school_exclusion needs detail suspension or permanent")
+    residence_keys = {s.child_key for s in col.sources if s.fmt == "residence"}
+    known = set(col.child_sources) | residence_keys
+    rule(has_ck & ~ck.isin(known), "PARTNER-KEY: child_key not found in the returns or residence.csv")
+    rule(~has_ck & has_fk & ~fk.isin(col.all_family_keys), "PARTNER-KEY: family_key not found in family_links.csv")
+    rejected = {k: v for k, v in col.child_errors.items()}
+    rej_rule = has_ck & ck.isin(rejected)
+    errors = reasons[0]
+    for r in reasons[1:]:
+        errors = errors.str.cat(r, sep=" | ")
+    errors = errors.str.strip(" |").str.replace(r"( \| )+", " | ", regex=True)
+    for i in np.flatnonzero(rej_rule.to_numpy() & (errors == "").to_numpy()):
+        rs = rejected[ck.iat[i]]
+        head = rs[0].split(":")[0]
+        errors.iat[i] = f"{head if ' ' not in head else 'CHILD'}: child refused with every row of it ({'; '.join(rs)})"
+    fam_of_key = {k: fid for fid, k in fams.values() if k is not None}
+    family_id = pd.Series(np.where(has_ck, ck.map(lambda k: fams.get(k, ("S" + pseudo.child(k), None))[0]
+                                                   if k in written else None), fk.map(fam_of_key)), index=df.index)
+    held = pd.Series("", index=df.index)
+    held[has_ck & ~ck.isin(written) & ck.isin(known)] = "the child is not written (in no return, unborn or later)"
+    held[~has_ck & family_id.isna()] = "the family has no written child"
+    end = pd.Timestamp(coverage_end) if coverage_end else None
+    ext = pd.Timestamp(extract_date)
+    late = (dates > ext) if end is None else (dates > min(end, ext))
+    held[late & (held == "")] = "dated after the extract date (§8.4) or the feed's coverage end"
+    ok = (errors == "") & (held == "")
+    # ids: missing episodes are keyed by (child, date) as in 903; other types by their occurrence that day
+    key = np.where(has_ck, ck, "family:" + fk)
+    day = dates.dt.strftime("%Y-%m-%d")
+    occ = pd.Series(1, index=df.index).groupby([et, pd.Series(key, index=df.index), day]).cumsum()
+    nat = np.where(et == "missing_episode", day, day + "#" + occ.astype(str))
+    eid = pd.Series([pseudo.event(t, k, x) if o else "" for t, k, x, o in zip(et, key, nat, ok, strict=True)],
+                    index=df.index)
+    dup = ok & (eid.duplicated() | eid.isin(emitted_ids))   # the same missing episode again, or from the 903
+    ok &= ~dup
+    rows = np.arange(1, n + 1)
+    for i in np.flatnonzero(~ok.to_numpy() & ~dup.to_numpy()):
+        s = col.source("partner_events", fname, "partner_events", int(rows[i]), ck.iat[i] or None)
+        s.fields = {"event_type": et.iat[i], "event_date": df["event_date"].iat[i], "detail": detail.iat[i] or None}
+        if errors.iat[i]:
+            s.errors.extend(errors.iat[i].split(" | "))
+            for e in s.errors:
+                r, _, msg = e.partition(": ")
+                col.report.add(r, "E", msg.split(" (")[0], s)
+        else:
+            s.hold(held.iat[i])
+    col.bulk.append({"format": "partner_events", "file": fname, "table": "partner_events",
+                     "read": int(ok.sum() + dup.sum()), "mapped": int(ok.sum() + dup.sum())})
+    out = pd.DataFrame({"event_id": eid[ok], "family_id": family_id[ok],
+                        "child_id": [pseudo.child(k) if k else None for k in ck[ok]],
+                        "event_type": et[ok], "event_date": day[ok], "end_date": None, "source": None,
+                        "detail": detail[ok].replace("", None)})
+    lin = pd.DataFrame({"event_id": eid[ok], "format": "partner_events", "file": fname,
+                        "table_or_sheet": "partner_events", "row": rows[ok.to_numpy()], "rules_applied": ""})
+    return out.reset_index(drop=True), lin.reset_index(drop=True)
 
 
 def _events(col: Collected, written: dict[str, dict], pseudo: Pseudonymiser, fams: dict,

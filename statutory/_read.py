@@ -146,6 +146,7 @@ class Collected:
     s903_years: list[int] = field(default_factory=list)
     list8: list[Cand] = field(default_factory=list)
     all_family_keys: set[str] = field(default_factory=set)
+    bulk: list[dict] = field(default_factory=list)
 
     def source(self, fmt: str, file: str, table: str, row: int, child: str | None) -> Source:
         s = Source(fmt, file, table, row, child)
@@ -1046,3 +1047,21 @@ def read_supplied(path: Path, name: str, required: tuple[str, ...], problems: li
                         f"unexpected {extra or '-'}; no free text may enter)")
         return None
     return [dict(zip(cols, (c.strip() for c in r), strict=False)) for r in body]
+
+
+def read_supplied_frame(path: Path, name: str, required: tuple[str, ...], problems: list[str]):
+    """A council-supplied table as a frame of strings (for the large partner feed); same checks as above."""
+    import pandas as pd
+
+    text = read_text(path, name, problems)
+    if text is None:
+        return None
+    df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=True)
+    df.columns = [c.strip().lower() for c in df.columns]
+    missing = [c for c in required if c not in df.columns]
+    extra = [c for c in df.columns if c not in required]
+    if missing or extra:
+        problems.append(f"{name}: columns must be exactly {','.join(required)} (missing {missing or '-'}, "
+                        f"unexpected {extra or '-'}; no free text may enter)")
+        return None
+    return df

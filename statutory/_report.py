@@ -71,9 +71,13 @@ class Report:
         self.counters[name] += n
 
 
-def accounting(sources: list[Source]) -> list[dict]:
-    """Per file and table: rows read = mapped + refused + held back."""
+def accounting(sources: list[Source], bulk: list[dict] = ()) -> list[dict]:
+    """Per file and table: rows read = mapped + refused + held back (bulk: mapped rows counted without a Source)."""
     acc: dict[tuple[str, str, str], Counter[str]] = defaultdict(Counter)
+    for b in bulk:
+        c = acc[(b["format"], b["file"], b["table"])]
+        c["read"] += b["read"]
+        c["mapped"] += b["mapped"]
     for s in sources:
         c = acc[(s.fmt, s.file, s.table)]
         c["read"] += 1
