@@ -500,18 +500,21 @@ def _partner_frame(col: Collected, df: pd.DataFrame | None, written: dict, fams:
     dup = ok & (eid.duplicated() | eid.isin(emitted_ids))   # the same missing episode again, or from the 903
     ok &= ~dup
     rows = np.arange(1, n + 1)
-    for i in np.flatnonzero(~ok.to_numpy() & ~dup.to_numpy()):
-        s = col.source("partner_events", fname, "partner_events", int(rows[i]), ck.iat[i] or None)
-        s.fields = {"event_type": et.iat[i], "event_date": df["event_date"].iat[i], "detail": detail.iat[i] or None}
-        if errors.iat[i]:
-            s.errors.extend(errors.iat[i].split(" | "))
-            for e in s.errors:
-                r, _, msg = e.partition(": ")
-                col.report.add(r, "E", msg.split(" (")[0], s)
-        else:
-            s.hold(held.iat[i])
+    refused = (errors != "").to_numpy()
+    ck_l, et_l, d_l, det_l, err_l = (x.tolist() for x in (ck, et, df["event_date"], detail, errors))
+    for i in np.flatnonzero(refused):
+        s = col.source("partner_events", fname, "partner_events", int(rows[i]), ck_l[i] or None)
+        s.fields = {"event_type": et_l[i], "event_date": d_l[i], "detail": det_l[i] or None}
+        s.errors.extend(err_l[i].split(" | "))
+        for e in s.errors:
+            r, _, msg = e.partition(": ")
+            col.report.add(r, "E", msg.split(" (")[0], s)
+    held_mask = ~refused & (held != "").to_numpy()
+    for reason, k in held[held_mask].value_counts().items():
+        col.report.count(f"partner_events held back: {reason}", int(k))
     col.bulk.append({"format": "partner_events", "file": fname, "table": "partner_events",
-                     "read": int(ok.sum() + dup.sum()), "mapped": int(ok.sum() + dup.sum())})
+                     "read": int(ok.sum() + dup.sum() + held_mask.sum()), "mapped": int(ok.sum() + dup.sum()),
+                     "held_back": int(held_mask.sum())})
     out = pd.DataFrame({"event_id": eid[ok], "family_id": family_id[ok],
                         "child_id": [pseudo.child(k) if k else None for k in ck[ok]],
                         "event_type": et[ok], "event_date": day[ok], "end_date": None, "source": None,

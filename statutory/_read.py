@@ -54,7 +54,7 @@ def norm_key(value: object) -> str | None:
             return None
         if value.is_integer():
             return str(int(value))
-    s = re.sub(r"\s+", "", str(value)).upper()
+    s = "".join(str(value).split()).upper()
     if s.endswith(".0") and s[:-2].isdigit():
         s = s[:-2]
     return s or None
@@ -762,7 +762,7 @@ def _clean(v: object) -> str:
         return ""
     if isinstance(v, float) and v.is_integer():
         return str(int(v))
-    return re.sub(r"\s+", " ", str(v).replace("\u00a0", " ")).strip()
+    return " ".join(str(v).replace("\u00a0", " ").split())
 
 
 def aa_value(kind: str, v: object, value_map: dict[tuple[str, str], str], list_no: int) -> tuple[str | None, bool]:

@@ -78,6 +78,7 @@ def accounting(sources: list[Source], bulk: list[dict] = ()) -> list[dict]:
         c = acc[(b["format"], b["file"], b["table"])]
         c["read"] += b["read"]
         c["mapped"] += b["mapped"]
+        c["held_back"] += b.get("held_back", 0)
     for s in sources:
         c = acc[(s.fmt, s.file, s.table)]
         c["read"] += 1
