@@ -129,6 +129,17 @@ def run_import(manifest: Manifest, key: bytes, *, hubs: tuple[str, ...]) -> Impo
     starts = {fmt: min(v) for fmt, v in col.coverage_start.items()}
     history_start = max(starts.values()) if starts else None
 
+    # a leading-zero collision ('012345' and '12345' in one format) is an error for both (SPEC §3.1)
+    by_fmt: dict[str, dict[str, set[str]]] = {}
+    for s in col.sources:
+        if s.child_key is not None and s.fmt in ("ssda903", "cin_census", "annex_a"):
+            by_fmt.setdefault(s.fmt, {}).setdefault(s.child_key.lstrip("0"), set()).add(s.child_key)
+    for keys in by_fmt.values():
+        for same in keys.values():
+            if len(same) > 1:
+                for k in same:
+                    col.reject_child(k, "ID-ZEROS: another child ID differs from this one only by leading zeros")
+
     periods = build_periods(col)
     period_candidates(col, periods)
 
