@@ -124,3 +124,21 @@ def test_round_trip_simulated_council(tmp_path: Path) -> None:
     check(got, res, ch, ev, "2010-04-01")
     assert sum(f["refused"] for f in res.report["files"]) == 0
     assert got["losses"]["children in no return (never known to social care): not importable"] > 0
+
+
+@pytest.mark.slow
+def test_cli_simulate_returns_then_import(tmp_path: Path, monkeypatch, capsys) -> None:
+    import sys
+
+    from statutory import KEY_ENV
+    from upstream.cli import main
+
+    monkeypatch.setenv(KEY_ENV, KEY.decode())
+    for args in (["simulate", "--out", str(tmp_path / "sim"), "--children", "600", "--returns", str(tmp_path / "ret")],
+                 ["import", str(tmp_path / "ret" / "manifest.yaml"), "--out", str(tmp_path / "imp")]):
+        monkeypatch.setattr(sys, "argv", ["upstream", *args])
+        with pytest.raises(SystemExit) as exc:
+            main()
+        assert exc.value.code == 0, capsys.readouterr().err
+    assert (tmp_path / "ret" / "losses.json").is_file()
+    assert (tmp_path / "imp" / "children.csv").is_file() and (tmp_path / "imp.import" / "report.md").is_file()
