@@ -142,6 +142,11 @@ def import_cmd(
     key = load_key(key_file, m)
     result = run_import(m, key, hubs=cfg.council.hub_names)
     side = out.parent / f"{out.name}.import"
+    if result.children.empty:
+        with atomic_dir(side) as tmp_side:
+            result.write_side(tmp_side)
+        raise UpstreamError(f"no child could be imported (every child was refused or held back): {out} not written; "
+                            f"see {side}/report.md and {side}/quarantine/")
     with tempfile.TemporaryDirectory(prefix=".upstream-import-", dir=out.parent if out.parent.exists() else None
                                      ) as tmp:
         result.write_tables(Path(tmp))

@@ -187,3 +187,14 @@ def test_no_key_is_a_clear_error(samples, tmp_path, monkeypatch, capsys) -> None
         main()
     assert exc.value.code == 2
     assert "no pseudonym key" in capsys.readouterr().err
+
+
+def test_nothing_importable_writes_the_report_only(samples, tmp_path, monkeypatch, capsys) -> None:
+    write_residence(samples / "residence.csv", ["689661", "249901"])
+    m = write_manifest(samples / "m.yaml", residence="residence.csv", ssda903=[
+        {"year": 2020, "files": {"header": "s903/SSDA903_2020_header.csv",
+                                 "episodes": "s903/SSDA903_2020_episodes.csv"}}])
+    _expect_error(["import", str(m), "--out", str(tmp_path / "o")], monkeypatch, capsys, "no child could be imported")
+    assert not (tmp_path / "o").exists()
+    assert (tmp_path / "o.import" / "report.md").is_file()
+    assert (tmp_path / "o.import" / "quarantine" / "ssda903_header.csv").is_file()
