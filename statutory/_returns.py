@@ -54,10 +54,6 @@ def _dmy(d) -> str:
     return "" if d is None or pd.isna(d) else pd.Timestamp(d).strftime("%d/%m/%Y")
 
 
-def _iso(d) -> str:
-    return "" if d is None or pd.isna(d) else pd.Timestamp(d).strftime("%Y-%m-%d")
-
-
 def write_returns(children: pd.DataFrame, events: pd.DataFrame, out: str | Path, *, extract_date,
                   years: int = 7, la_code: str = "201") -> dict:
     """Write the returns of the last `years` collection years ending at `extract_date`'s; returns the losses."""
@@ -91,8 +87,8 @@ def write_returns(children: pd.DataFrame, events: pd.DataFrame, out: str | Path,
                 starts_before &= sub["end_date"].notna() & (sub["end_date"] < first)
             losses[f"{etype}: before the first collection year ({first:%Y-%m-%d})"] += int(starts_before.sum())
         # council-supplied tables
-        res = pd.DataFrame({"child_key": ch["child_id"], "resident_from": ch["arrived_on"].map(_iso),
-                            "resident_to": ch["left_on"].map(_iso), "hub": ch["hub"],
+        res = pd.DataFrame({"child_key": ch["child_id"], "resident_from": ch["arrived_on"].dt.strftime("%Y-%m-%d"),
+                            "resident_to": ch["left_on"].dt.strftime("%Y-%m-%d").fillna(""), "hub": ch["hub"],
                             "deprivation_decile": ch["deprivation_decile"].astype("Int64")})
         res.to_csv(tmp / "residence.csv", index=False)
         fam = pd.DataFrame({"child_key": ch["child_id"], "family_key": ch["family_id"], "basis": "cms_household",
@@ -101,7 +97,7 @@ def write_returns(children: pd.DataFrame, events: pd.DataFrame, out: str | Path,
         pe = ev[ev["event_type"].isin(PARTNER_EVENT_TYPES)]
         partner = pd.DataFrame({"child_key": pe["child_id"].fillna(""),
                                 "family_key": pe["family_id"].where(pe["child_id"].isna(), ""),
-                                "event_type": pe["event_type"], "event_date": pe["event_date"].map(_iso),
+                                "event_type": pe["event_type"], "event_date": pe["event_date"].dt.strftime("%Y-%m-%d"),
                                 "detail": pe["detail"].fillna("")})
         partner.to_csv(tmp / "partner_events.csv", index=False)
         never = ~ch["child_id"].isin(in_returns)
