@@ -84,7 +84,15 @@ def accounting(sources: list[Source], bulk: list[dict] = ()) -> list[dict]:
         c["read"] += 1
         c[status(s)] += 1
     return [{"format": f, "file": fi, "table": t, "read": c["read"], "mapped": c["mapped"],
-             "refused": c["refused"], "held_back": c["held_back"]} for (f, fi, t), c in sorted(acc.items())]
+             "refused": c["refused"], "held_back": c["held_back"]}
+            for (f, fi, t), c in sorted(acc.items(), key=lambda kv: (kv[0][0], kv[0][1], _natural(kv[0][2])))]
+
+
+def _natural(text: str) -> tuple:
+    """'List 2' before 'List 10'."""
+    import re
+
+    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", text))
 
 
 def status(s: Source) -> str:
