@@ -320,7 +320,7 @@ def _resolve_attributes(col: Collected, keys: set[str], extract_date: dt.date) -
                 continue
             best = max(cands, key=lambda a: a.rank)
             if len({a.value for a in cands}) > 1:
-                rule = {"date_of_birth": "203", "sex": "204", "ethnicity": "205", "disability": "DIS"}[attr]
+                rule = {"date_of_birth": "203", "sex": "202", "ethnicity": "204", "disability": "DIS"}[attr]
                 report.warn(rule, f"{attr} disagrees between returns: the latest statutory return wins", best.src)
             res[attr] = best.value
         if res["date_of_birth"] is None:
