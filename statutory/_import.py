@@ -463,10 +463,10 @@ def _partner_frame(col: Collected, df: pd.DataFrame | None, written: dict, fams:
     detail = df["detail"].str.strip()
     dates = pd.to_datetime(df["event_date"].where(df["event_date"].str.fullmatch(r"\d{4}-\d{2}-\d{2}")),
                            format="%Y-%m-%d", errors="coerce")
-    reasons: list[pd.Series] = []
+    reasons: list[tuple[np.ndarray, str]] = []
 
     def rule(mask: pd.Series, text: str) -> None:
-        reasons.append(pd.Series(np.where(mask, text, ""), index=df.index))
+        reasons.append((np.asarray(mask, dtype=bool), text))
 
     has_ck, has_fk = ck != "", fk != ""
     rule(~has_ck & ~has_fk, "PARTNER-KEY: neither child_key nor family_key")
@@ -482,10 +482,10 @@ def _partner_frame(col: Collected, df: pd.DataFrame | None, written: dict, fams:
     rule(~has_ck & has_fk & ~fk.isin(col.all_family_keys), "PARTNER-KEY: family_key not found in family_links.csv")
     rejected = {k: v for k, v in col.child_errors.items()}
     rej_rule = has_ck & ck.isin(rejected)
-    errors = reasons[0]
-    for r in reasons[1:]:
-        errors = errors.str.cat(r, sep=" | ")
-    errors = errors.str.strip(" |").str.replace(r"( \| )+", " | ", regex=True)
+    err_list = [""] * n
+    for i in np.flatnonzero(np.logical_or.reduce([m for m, _ in reasons])):
+        err_list[i] = " | ".join(t for m, t in reasons if m[i])
+    errors = pd.Series(err_list, index=df.index)
     for i in np.flatnonzero(rej_rule.to_numpy() & (errors == "").to_numpy()):
         rs = rejected[ck.iat[i]]
         head = rs[0].split(":")[0]

@@ -118,3 +118,31 @@ def test_leading_zero_collision_refuses_both(samples):
         {"year": 2020, "files": {"header": "h.csv", "episodes": "e.csv"}}])
     res, ev, ch = run(m)
     assert len(ch) == 0 and rules(res)[("ID-ZEROS", "E")] == 4
+
+
+def test_partner_feed_rows_refused_held_and_mapped(samples):
+    (samples / "cin.xml").write_text(CIN_2025)
+    write_residence(samples / "residence.csv", ["A1", "U9", "NEVER1"], start="2015-05-05")
+    (samples / "links.csv").write_text("child_key,family_key,basis,valid_from,valid_to\nA1,H1,cms_household,,\n")
+    (samples / "partner.csv").write_text(
+        "child_key,family_key,event_type,event_date,detail\n"
+        "A1,,ae_attendance,2024-05-01,\n"                      # mapped
+        "A1,,ae_attendance,2024-05-01,\n"                      # mapped: a second attendance that day
+        ",H1,domestic_abuse_notification,2024-04-01,\n"        # mapped: household event
+        "NEVER1,,school_persistent_absence,2024-02-01,\n"      # held: in no return
+        "A1,,school_exclusion,2024-02-01,\n"                   # refused: exclusion needs its type
+        ",,homelessness,2024-02-01,\n"                         # refused: no key
+        "ZZZ,,ae_attendance,01/02/2024,\n"                     # refused: unknown key and date format
+        "A1,,ae_attendance,2025-06-01,\n")                     # held: after the extract date
+    m = write_manifest(samples / "m.yaml", residence="residence.csv", family_links="links.csv",
+                       partner_events="partner.csv", cin_census=[{"year": 2025, "file": "cin.xml"}])
+    res, ev, ch = run(m)
+    f = next(x for x in res.report["files"] if x["format"] == "partner_events")
+    assert (f["read"], f["mapped"], f["refused"], f["held_back"]) == (8, 3, 3, 2)
+    part = ev[ev["event_type"].isin(["ae_attendance", "domestic_abuse_notification"])]
+    assert len(part) == 3 and part["event_id"].is_unique
+    fam = part[part["child_id"].isna()]
+    assert list(fam["family_id"]) == [ch.iloc[0]["family_id"]]
+    q = res.quarantine["partner_events_partner_events"]
+    assert list(q["row"]) == [5, 6, 7]
+    assert "PARTNER-DATE" in q.iloc[2]["reasons"] and "PARTNER-KEY" in q.iloc[2]["reasons"]
