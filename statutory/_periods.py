@@ -39,6 +39,10 @@ def build_periods(col: Collected) -> dict[str, list[Period]]:
         if child in col.child_errors:
             continue
         eps = _dedupe(eps, report)
+        dup = [e for e in by_child[child] if e.src.errors]
+        if dup:
+            col.reject_child(child, "DUP: two episodes start on the same day in one return")
+            continue
         eps = _repair(eps, latest_year, report)
         problem = _within_return_checks(eps, report)
         if problem:
