@@ -14,7 +14,7 @@ import pandas as pd
 
 import features
 from core.config import load_config
-from training.fit import fit_evaluate, model_inputs
+from training.fit import fit_evaluate, input_columns
 from training.metrics import paired_difference
 from training.pipeline import read_truth, training_grid
 
@@ -29,7 +29,7 @@ def main(data_dir: str) -> None:
     preds: dict[str, pd.DataFrame] = {}
     for name, change in variants.items():
         cfg = base.model_copy(update={"model": base.model.model_copy(update={"deployment_refit": False, **change})})
-        names = model_inputs(list(features.feature_columns(cfg)), cfg)
+        names = input_columns(list(features.feature_columns(cfg)), cfg)
         r = fit_evaluate(table, cfg, feature_names=names, truth=truth, extract_date=extract.last_date)
         preds[name] = r.predictions["validation"]
         for block in ("validation", "test"):

@@ -12,22 +12,21 @@ import pandas as pd
 
 from core.config import Config
 from core.errors import UpstreamError
+from features.columns import AUDIT_COLUMNS, KEY_COLUMNS
 from training.baselines import LogisticBaseline, PracticeRule, ReferralRule
 from training.bootstrap import FamilyBootstrap, ratio, with_interval
 from training.calibration import MarginCalibrator, family_rows
 from training.lgbm import LGBMRiskModel, base_params, choose_imbalance, imbalance_params
 from training.metrics import Scores, evaluate, reliability_bins, select_list
+from training.model import RiskModel
 from training.splits import TemporalSplit, labelled_dates, temporal_split
 
-KEY_COLUMNS: tuple[str, ...] = ("child_id", "family_id", "as_of")
 # The oracle is evaluated when the simulator's truth covers at least this share of a block's rows.
 TRUTH_COVERAGE = 0.99
 BASELINES: tuple[str, ...] = ("logistic", "practice", "rule")
-AUDIT_COLUMNS: tuple[str, ...] = ("sex", "ethnicity", "ethnic_group", "disability", "age_band", "hub",
-                                  "deprivation_decile", "previously_known")
 
 
-def model_inputs(feature_names: list[str], config: Config) -> list[str]:
+def input_columns(feature_names: list[str], config: Config) -> list[str]:
     """The columns the model sees: every feature, less the `*_ever` counts unless `model.ever_features`."""
     if config.model.ever_features:
         return list(feature_names)
@@ -69,6 +68,26 @@ class TrainingResult:
     has_truth: bool = False
     test_features: pd.DataFrame | None = None
     deployment: DeploymentFit | None = None
+
+    def risk_model(self) -> RiskModel:
+        """The fitted booster and calibrator as the one model class that is logged, loaded and scored.
+
+        Returns
+        -------
+        RiskModel
+            Cut at the early-stopped best round; no registry provenance yet.
+        """
+        return RiskModel(booster=self.model.booster_, calibrator=self.calibrator,
+                         feature_names=list(self.feature_names), num_iteration=self.model.best_iteration_)
+
+    def served_model(self) -> RiskModel:
+        """The model that is registered and serves: the deployment refit when there is one, else the evaluated
+        model (`risk_model`)."""
+        if self.deployment is None:
+            return self.risk_model()
+        d = self.deployment
+        return RiskModel(booster=d.model.booster_, calibrator=d.calibrator, feature_names=list(self.feature_names),
+                         num_iteration=d.model.best_iteration_)
 
     def headline(self) -> dict[str, float]:
         """The figures people ask for first (test block)."""
@@ -129,7 +148,7 @@ def fit_evaluate(table: pd.DataFrame, config: Config, *, feature_names: list[str
     if feature_names is None:
         import features
 
-        feature_names = model_inputs(list(features.feature_columns(config)), config)
+        feature_names = input_columns(list(features.feature_columns(config)), config)
     _check_columns(table, feature_names)
     mc = config.model
     horizon = config.outcome.horizon_months

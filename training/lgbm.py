@@ -17,7 +17,7 @@ from core.config import ModelConfig
 IMBALANCE_OPTIONS: tuple[str, ...] = ("none", "sqrt_scale_pos_weight")
 
 
-def n_threads(n_rows: int | None = None) -> int:
+def n_threads() -> int:
     """LightGBM threads: UPSTREAM_THREADS if set, else 1.
 
     One thread is the measured best on the shared 2-core machine this runs on: with other work on the cores,
@@ -43,7 +43,7 @@ def base_params(model: ModelConfig, **overrides: Any) -> dict[str, Any]:
         "seed": model.seed,
         "deterministic": True,
         "force_row_wise": True,
-        "num_threads": None,  # decided in fit from the table size (see n_threads)
+        "num_threads": None,  # decided in fit: UPSTREAM_THREADS, else 1 (see n_threads)
         "verbosity": -1,
         "monotone": model.monotone,  # expanded in fit into monotone_constraints for the columns (see above)
     }
@@ -99,7 +99,7 @@ class LGBMRiskModel:
     def _params(self, X: pd.DataFrame) -> dict[str, Any]:
         params = dict(self.params)
         if params.get("num_threads") is None:
-            params["num_threads"] = n_threads(len(X))
+            params["num_threads"] = n_threads()
         if params.pop("monotone", False):
             params.update(monotone_params(list(X.columns)))
         return params

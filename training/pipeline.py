@@ -11,14 +11,14 @@ import pandas as pd
 
 from core.config import Config
 from core.errors import UpstreamError
-from training.fit import TrainingResult, fit_evaluate, model_inputs
+from training.fit import TrainingResult, fit_evaluate, input_columns
 from training.splits import dates_needed, horizon_end
 from training.tracking import log_training
 
 HISTORY_BEFORE_FIRST_AS_OF_MONTHS = 12
 
 
-def history_start(extract, config: Config) -> pd.Timestamp:  # noqa: ANN001
+def history_start(extract, config: Config) -> pd.Timestamp:
     """The first date the extract's records cover: `model.records_start` if set, else the earliest *point* event
     (contacts, referrals, partner records...). Episodes are left out: a plan or period in care migrated from an
     older system keeps its real start date (years before the records begin) and would defeat the guard."""
@@ -47,7 +47,7 @@ class TrainOutcome:
     seconds: dict[str, float]
 
 
-def training_grid(extract, config: Config, *, extract_date: pd.Timestamp | None = None  # noqa: ANN001
+def training_grid(extract, config: Config, *, extract_date: pd.Timestamp | None = None
                   ) -> list[pd.Timestamp]:
     """The as-of dates training needs: on the features' grid (month ends every `every_months`), ending at the
     last date whose label window the extract fully observes, and just long enough for the train, validation
@@ -92,20 +92,7 @@ def train_from_directory(data_dir: str | Path, config: Config, *, tune: bool = F
                               register=register, log=log, load_seconds=time.perf_counter() - t0)
 
 
-def train_simulated(config: Config, *, tune: bool = False, tracking_uri: str | None = None,
-                    register: bool = True, log: Callable[[str], None] | None = None) -> TrainOutcome:
-    """Simulate the council described by `config.simulation` (the default data source) and train on it."""
-    import features
-    import synthetic
-
-    t0 = time.perf_counter()
-    council = synthetic.simulate(config)
-    extract = features.Extract(children=council.children, events=council.events, source=None)
-    return train_from_extract(extract, config, truth=council.truth, tune=tune, tracking_uri=tracking_uri,
-                              register=register, log=log, load_seconds=time.perf_counter() - t0)
-
-
-def train_from_extract(extract, config: Config, *, truth: pd.DataFrame | None = None,  # noqa: ANN001
+def train_from_extract(extract, config: Config, *, truth: pd.DataFrame | None = None,
                        tune: bool = False, tracking_uri: str | None = None, register: bool = True,
                        log: Callable[[str], None] | None = None, load_seconds: float = 0.0) -> TrainOutcome:
     """Build point-in-time features over the training grid, train, evaluate and log to MLflow."""
@@ -123,7 +110,7 @@ def train_from_extract(extract, config: Config, *, truth: pd.DataFrame | None = 
     dates = training_grid(extract, config)
     table = features.build_features(extract, dates, config)
     seconds["features"] = time.perf_counter() - t1
-    n_inputs = len(model_inputs(list(features.feature_columns(config)), config))
+    n_inputs = len(input_columns(list(features.feature_columns(config)), config))
     say(f"features: {len(table):,} rows x {n_inputs} model inputs over {len(dates)} "
         f"as-of dates {dates[0]:%Y-%m-%d}..{dates[-1]:%Y-%m-%d} ({seconds['features']:.0f}s)")
 

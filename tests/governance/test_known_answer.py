@@ -70,12 +70,12 @@ def cheap_predictions(seed: int, *, n_families: int = 5000, bias_group: str | No
     return out
 
 
-def _primary_flags(result) -> list[str]:  # noqa: ANN001
+def _primary_flags(result) -> list[str]:
     return list(result.reasons)
 
 
 def test_injected_visibility_bias_is_flagged_as_a_recall_disparity_for_that_group() -> None:
-    from governance.audit import audit_predictions
+    from governance import audit_predictions
 
     result = audit_predictions(cheap_predictions(1, bias_group="Black"), audit_config())
     assert result.verdict == "review"
@@ -83,7 +83,7 @@ def test_injected_visibility_bias_is_flagged_as_a_recall_disparity_for_that_grou
 
 
 def test_no_bias_no_flag_in_at_least_19_of_20_seeds() -> None:
-    from governance.audit import audit_predictions
+    from governance import audit_predictions
 
     flagged = {seed: audit_predictions(cheap_predictions(100 + seed), audit_config()).reasons for seed in range(20)}
     flagged = {seed: reasons for seed, reasons in flagged.items() if reasons}

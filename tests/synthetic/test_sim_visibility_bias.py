@@ -12,7 +12,7 @@ PARTNER = ("domestic_abuse_notification", "missing_episode", "youth_offence", "s
            "adult_substance_misuse", "homelessness")
 
 
-def _partner_rate(council, group: str) -> float:  # noqa: ANN001
+def _partner_rate(council, group: str) -> float:
     """Partner-agency records per family of the group over the simulated period."""
     children = council.children.assign(group=council.children["ethnicity"].map(ethnic_group))
     families = children.groupby("family_id")["group"].agg(lambda g: g.mode().iat[0])

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from core.errors import UpstreamError
-from tests.training.conftest import FEATURES, small_config
+from tests.helpers.training import FEATURES, small_config
 from training.baselines import LogisticBaseline, PracticeRule, ReferralRule
 from training.fit import fit_evaluate
 from training.metrics import flatten
@@ -15,12 +15,11 @@ from training.splits import horizon_end
 
 
 @pytest.fixture(scope="module")
-def result(feature_table):  # noqa: ANN001, ANN201
-    table, truth = feature_table
-    return fit_evaluate(table, small_config(), feature_names=FEATURES, truth=truth)
+def result(fitted_result):
+    return fitted_result
 
 
-def test_blocks_are_separated_and_use_only_labelled_rows(result, feature_table) -> None:  # noqa: ANN001
+def test_blocks_are_separated_and_use_only_labelled_rows(result, feature_table) -> None:
     table, _ = feature_table
     split = result.split
     assert all(horizon_end(d, 12) <= split.validation[0] for d in split.train)
@@ -34,7 +33,7 @@ def test_blocks_are_separated_and_use_only_labelled_rows(result, feature_table) 
     assert result.rows["test"] == int((table["as_of"].isin(split.test) & table["label"].notna()).sum())
 
 
-def test_predictions_carry_what_the_fairness_audit_reads(result) -> None:  # noqa: ANN001
+def test_predictions_carry_what_the_fairness_audit_reads(result) -> None:
     pred = result.predictions["test"]
     for col in ("child_id", "family_id", "as_of", "label", "probability", "margin", "logistic", "rule", "p_true",
                 "sex", "ethnicity", "ethnic_group", "disability", "age_band", "hub", "deprivation_decile",
@@ -46,7 +45,7 @@ def test_predictions_carry_what_the_fairness_audit_reads(result) -> None:  # noq
     assert np.all(np.diff(pred["probability"].to_numpy()[order]) >= -1e-12)
 
 
-def test_metrics_cover_model_baselines_and_oracle(result) -> None:  # noqa: ANN001
+def test_metrics_cover_model_baselines_and_oracle(result) -> None:
     test = result.metrics["test"]
     assert set(test) == {"model", "logistic", "practice", "rule", "oracle"}
     overall = test["model"]["overall"]
@@ -63,7 +62,7 @@ def test_metrics_cover_model_baselines_and_oracle(result) -> None:  # noqa: ANN0
     assert "brier" not in test["rule"]["overall"]  # a count is not a probability
 
 
-def test_same_data_config_and_seed_give_same_metrics(result, feature_table) -> None:  # noqa: ANN001
+def test_same_data_config_and_seed_give_same_metrics(result, feature_table) -> None:
     table, truth = feature_table
     again = fit_evaluate(table.sample(frac=1.0, random_state=3), small_config(), feature_names=FEATURES,
                          truth=truth)
@@ -71,14 +70,14 @@ def test_same_data_config_and_seed_give_same_metrics(result, feature_table) -> N
     assert flatten(again.metrics) == flatten(result.metrics)
 
 
-def test_unlabelled_table_is_refused(feature_table) -> None:  # noqa: ANN001
+def test_unlabelled_table_is_refused(feature_table) -> None:
     table, _ = feature_table
     blank = table.assign(label=pd.array([pd.NA] * len(table), dtype="Int8"))
     with pytest.raises(UpstreamError, match="no labelled rows"):
         fit_evaluate(blank, small_config(), feature_names=FEATURES)
 
 
-def test_missing_feature_column_is_refused(feature_table) -> None:  # noqa: ANN001
+def test_missing_feature_column_is_refused(feature_table) -> None:
     table, _ = feature_table
     with pytest.raises(UpstreamError, match="lacks column"):
         fit_evaluate(table.drop(columns=["n_referral_12m"]), small_config(), feature_names=FEATURES)
@@ -90,14 +89,14 @@ def test_rule_ranks_by_count_then_recency() -> None:
     assert list(np.argsort(-score)) == [2, 1, 0, 3]
 
 
-def test_tuning_is_bounded_and_recorded(feature_table) -> None:  # noqa: ANN001
+def test_tuning_is_bounded_and_recorded(feature_table) -> None:
     table, truth = feature_table
     tuned = fit_evaluate(table, small_config(tune_trials=2), feature_names=FEATURES, truth=truth, tune=True)
     assert tuned.tuning is not None and tuned.tuning["n_trials"] == 2
     assert tuned.tuning["best_value"] >= tuned.tuning["trials"][0]["value"]
 
 
-def test_headline_figures_carry_family_bootstrap_intervals_and_entrant_counts(result) -> None:  # noqa: ANN001
+def test_headline_figures_carry_family_bootstrap_intervals_and_entrant_counts(result) -> None:
     overall = result.metrics["test"]["model"]["overall"]
     for key in ("pr_auc", "roc_auc", "precision_at_list", "recall_at_list", "recall_not_known_at_list",
                 "expected_precision_ratio_at_list", "expected_precision_ratio_at_top2pct",
@@ -110,7 +109,7 @@ def test_headline_figures_carry_family_bootstrap_intervals_and_entrant_counts(re
     assert overall["n_entrants_selected_at_list"] <= overall["n_entrants"]
 
 
-def test_model_is_compared_with_every_baseline_on_paired_intervals(result) -> None:  # noqa: ANN001
+def test_model_is_compared_with_every_baseline_on_paired_intervals(result) -> None:
     paired = result.metrics["test"]["model"]["paired"]
     assert set(paired) == {"logistic", "practice", "rule", "oracle"}
     for other, diff in paired.items():
@@ -156,13 +155,13 @@ def test_logistic_baseline_uses_age_bands() -> None:
     assert roc_auc_score(y, banded) > roc_auc_score(y, linear) + 0.1
 
 
-def test_adverse_events_never_lower_risk_under_monotone_constraints(result, feature_table) -> None:  # noqa: ANN001
+def test_adverse_events_never_lower_risk_under_monotone_constraints(result, feature_table) -> None:
     from training.fit import feature_matrix
 
     table, _ = feature_table
     X = feature_matrix(table.head(300), result.feature_names)
     base = result.model.predict_margin(X)
-    for col, step in (("n_referral_12m", 3.0), ("contact_count_6m", 2.0), ("days_since_referral", -100.0)):
+    for col, step in (("n_referral_12m", 3.0), ("n_contact_6m", 2.0), ("days_since_referral", -100.0)):
         more = X.copy()
         more[col] = (more[col].fillna(0 if step > 0 else 400) + step).clip(lower=0)
         if step < 0:
@@ -170,7 +169,7 @@ def test_adverse_events_never_lower_risk_under_monotone_constraints(result, feat
         assert np.all(result.model.predict_margin(more) >= base - 1e-9), col
 
 
-def test_deployment_refit_uses_every_labelled_date_and_holds_out_families(result) -> None:  # noqa: ANN001
+def test_deployment_refit_uses_every_labelled_date_and_holds_out_families(result) -> None:
     d = result.deployment
     assert d is not None
     assert d.dates[0] == result.split.train[0] and d.dates[-1] == result.split.test[-1]
@@ -180,7 +179,7 @@ def test_deployment_refit_uses_every_labelled_date_and_holds_out_families(result
     assert d.model.best_iteration_ == result.model.best_iteration_
 
 
-def test_family_level_reliability_is_reported(result) -> None:  # noqa: ANN001
+def test_family_level_reliability_is_reported(result) -> None:
     fam = result.metrics["test"]["model"]["family"]
     assert fam["n_families"] > 0 and fam["n_families_entering"] > 0
     for key in ("calibrated_ratio", "independence_ratio", "highest_child_ratio", "calibrated_ratio_at_list_ci_low"):
