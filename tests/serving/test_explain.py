@@ -156,3 +156,32 @@ def test_an_adverse_count_or_a_recent_event_is_never_protective() -> None:
     shap = _shap(n_referral_12m=-0.9, days_since_referral=-0.8, age_months=-0.7, n_contact_6m=-0.1)
     _, protective = reasons_for_child(x, shap, FEATS, describe=describe)
     assert protective is not None and protective.feature == "n_contact_6m"
+
+
+def test_no_listed_family_shows_an_adverse_count_or_a_recent_event_as_protective(
+        s_model: RiskModel, s_cohort: pd.DataFrame, s_config: Config) -> None:
+    """On a scored council, every family's protective factor comes from an admissible feature and value."""
+    from serving.explain import feature_kind, protective_ok
+    from serving.scoring import score_cohort
+
+    result = score_cohort(s_model, s_cohort, s_config, explain_all=True)
+    row_of = {c: i for i, c in enumerate(result.explained_ids)}
+    scores = result.scores.set_index("child_id")
+    checked = 0
+    for fid, kids in scores.groupby("family_id"):
+        idx = [row_of[c] for c in kids.index if c in row_of]
+        if not idx:
+            continue
+        _, protective = family_reasons(list(kids.index), result.explained_X[idx], result.explained_shap[idx],
+                                       s_model.feature_names, probabilities=kids["probability"].to_numpy(),
+                                       describe=describe)
+        if protective is None:
+            continue
+        checked += 1
+        assert protective_ok(protective.feature, protective.value), (fid, protective.text)
+        kind = feature_kind(protective.feature)[0]
+        if kind == "count" and "early_help" not in protective.feature:
+            assert protective.value == 0, (fid, protective.text)
+        if kind == "days_since":
+            assert protective.value >= 365, (fid, protective.text)
+    assert checked > 50
