@@ -163,6 +163,35 @@ class SimulationConfig(_Frozen):
     truth_dates: PositiveInt = 9                    # quarterly as-of dates with ground truth (latest labelled back)
 
 
+class MonitoringConfig(_Frozen):
+    """`upstream monitor`: where its latest report lives and the thresholds of its alerts (docs/monitoring.md
+    says why each default is what it is)."""
+
+    report_dir: str = "demo_output/monitor"     # the latest `upstream monitor --out` the governance page reads
+    experiment: str = "upstream-monitoring"     # MLflow experiment of the monitoring runs
+    reference_months: PositiveInt = 24          # months of feed counts stored with a model at training
+    feed_months: PositiveInt = 12               # recent months of the extract checked
+    feed_z: Annotated[float, Field(gt=0.0)] = 4.0            # range: expected +- z * sd (Poisson + reference spread)
+    feed_min_change: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.3   # ... and at least this relative change
+    feed_min_expected: Annotated[float, Field(gt=0.0)] = 5.0  # feeds expecting fewer a month are not tested
+    feed_min_months: PositiveInt = 2            # out-of-range months before a feed alert
+    late_months: PositiveInt = 3                # the latest months where late-arriving records are expected
+    late_completeness: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.85  # all feeds below this share: late data
+    psi_bins: Annotated[int, Field(ge=2)] = 10
+    psi_watch: Annotated[float, Field(gt=0.0)] = 0.1
+    psi_alert: Annotated[float, Field(gt=0.0)] = 0.25
+    top_movers: PositiveInt = 10
+    no_history_change: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.05  # absolute change in a hub's share
+    bootstrap_replicates: PositiveInt = 200
+    confidence: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.95
+
+    @model_validator(mode="after")
+    def _psi_ordered(self) -> MonitoringConfig:
+        if not self.psi_watch < self.psi_alert:
+            raise ValueError("psi_watch must be below psi_alert")
+        return self
+
+
 class Config(_Frozen):
     council: CouncilConfig
     features: FeaturesConfig = FeaturesConfig()
@@ -171,6 +200,7 @@ class Config(_Frozen):
     fairness: FairnessConfig = FairnessConfig()
     serving: ServingConfig = ServingConfig()
     simulation: SimulationConfig = SimulationConfig()
+    monitoring: MonitoringConfig = MonitoringConfig()
 
     def config_hash(self) -> str:
         """A short stable hash of the resolved config, recorded with every model."""

@@ -118,6 +118,10 @@ def train_from_extract(extract, config: Config, *, truth: pd.DataFrame | None = 
     say("logging to MLflow (metrics, plots, predictions, model)")
     logged = log_training(result, table_sample=table.head(1000), fingerprint=fingerprint, tune=tune,
                           tracking_uri=tracking_uri, register=register)
+    # The monitoring reference (aggregates only) beside the model: what `upstream monitor` compares against.
+    from training.reference import log_reference, reference_from_training
+
+    log_reference(str(logged["run_id"]), reference_from_training(extract, result), tracking_uri=tracking_uri)
     seconds["mlflow"] = time.perf_counter() - t3
     seconds["total"] = load_seconds + time.perf_counter() - t0
     return TrainOutcome(result=result, run_id=str(logged["run_id"]), version=logged["version"],

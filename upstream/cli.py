@@ -201,6 +201,53 @@ def score(
     typer.echo(summary(result, out))
 
 
+@app.command()
+def monitor(
+    out: Annotated[Path, typer.Option("--out", help="Directory for monitor.json, monitor.html and charts (kept "
+                                                    "between runs: it holds the trend and past runs' scores).")],
+    scores: Annotated[Path | None, typer.Option(
+        "--scores", help="The `upstream score` output to monitor (default: serving.scores_dir).")] = None,
+    data: Annotated[Path | None, typer.Option(
+        "--data", help="The extract (children.*, events.*). Default: simulate the council in the config.")] = None,
+    alias: Annotated[str, typer.Option(
+        "--alias", help="Model alias, used when the scores' manifest names no version.")] = "champion",
+    past: Annotated[list[Path] | None, typer.Option(
+        "--past", help="An earlier `upstream score` output to judge once its horizon has closed; repeat.")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Monitor a scoring run: feed health, drift, matured outcomes, decisions, fairness. Exit 1 on an alert."""
+    import features
+    from governance.monitoring import decisions_frame, exit_code, run_monitor, summary
+
+    cfg = _config(config)
+    scores_dir = scores if scores is not None else Path(cfg.serving.scores_dir)
+    if not (scores_dir / "scores.parquet").is_file():
+        raise UpstreamError(f"--scores {scores_dir}: no scores.parquet (run `upstream score --out {scores_dir}`)")
+    if data is not None and not data.is_dir():
+        raise UpstreamError(f"--data {data}: no such directory")
+    for p in past or []:
+        if not (p / "scores.parquet").is_file():
+            raise UpstreamError(f"--past {p}: no scores.parquet")
+    if data is None:
+        import synthetic
+
+        council = synthetic.simulate(cfg)
+        extract = features.Extract(children=council.children, events=council.events, source=None)
+    else:
+        extract = features.load_extract(data, hubs=cfg.council.hub_names)
+    decisions = None
+    try:
+        from serving.web.store import Store
+
+        decisions = decisions_frame(Store(cfg.serving.database_url).all_decisions())
+    except Exception as exc:  # the serving database is optional here: monitoring runs without it
+        typer.echo(f"decisions: not read ({type(exc).__name__}: {exc})", err=True)
+    result = run_monitor(cfg, scores_dir=scores_dir, extract=extract, out=out, alias=alias, past=past or [],
+                         decisions=decisions, log=lambda msg: typer.echo(msg, err=True))
+    typer.echo(summary(result, out))
+    raise typer.Exit(exit_code(result))
+
+
 @app.command("features")
 def features_cmd(
     data: Annotated[Path, typer.Option("--data", help="Extract directory (children.*, events.*).")],
