@@ -175,6 +175,7 @@ class MonitoringConfig(_Frozen):
     feed_min_change: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.3   # ... and at least this relative change
     feed_min_expected: Annotated[float, Field(gt=0.0)] = 5.0  # feeds expecting fewer a month are not tested
     feed_min_months: PositiveInt = 2            # out-of-range months before a feed alert
+    feed_pool_months: PositiveInt = 3           # ... or the latest 3 (not late) months summed out of range
     late_months: PositiveInt = 3                # the latest months where late-arriving records are expected
     late_completeness: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.85  # all feeds below this share: late data
     psi_bins: Annotated[int, Field(ge=2)] = 10

@@ -5,7 +5,8 @@ school feeds follow the terms), times the children resident in the month checked
 the count lies beyond expected +- z sd (sd from the reference's own month-to-month spread, never below Poisson)
 *and* differs from expected by at least `feed_min_change`. Alerts:
 
-- `feed_drop` / `feed_surge`: a feed out of range in at least `feed_min_months` of the months checked;
+- `feed_drop` / `feed_surge`: a feed out of range in at least `feed_min_months` of the months checked, or
+  over the latest `feed_pool_months` months (not late) summed — a steady fall too small for any one month;
 - `feed_missing`: a feed, or a source of contacts and referrals, with no records at all in the latest
   `feed_min_months` months although the reference expects them;
 - `empty_month`: a month of the extract with no records at all;
@@ -111,13 +112,26 @@ def feed_health(events: pd.DataFrame, children: pd.DataFrame, reference: dict[st
 
     alerts: list[dict[str, Any]] = []
     rows = []
+    # The pooled test: the latest `feed_pool_months` months not flagged as late, summed (a steady fall too small
+    # to leave any single month's range still shows over a quarter).
+    pool = np.flatnonzero(~late_cols)[-mc.feed_pool_months:]
     for i, feed in enumerate(feeds):
         lows = low[i] & ~late_cols
         highs = high[i] & ~late_cols
+        o_p, e_p = obs[i, pool].sum(), exp[i, pool].sum()
+        sd_p = float(np.sqrt((sd[i, pool] ** 2).sum()))
+        pooled_low = bool(e_p >= mc.feed_min_expected * len(pool) and o_p < e_p - mc.feed_z * sd_p
+                          and o_p <= (1 - mc.feed_min_change) * e_p)
+        pooled_high = bool(e_p >= mc.feed_min_expected * len(pool) and o_p > e_p + mc.feed_z * sd_p
+                           and o_p >= (1 + mc.feed_min_change) * e_p)
+        if pooled_low:
+            lows = lows | (np.isin(np.arange(len(months)), pool) & (obs[i] < exp[i]))
+        if pooled_high:
+            highs = highs | (np.isin(np.arange(len(months)), pool) & (obs[i] > exp[i]))
         status = "ok"
-        if lows.sum() >= mc.feed_min_months:
+        if lows.sum() >= mc.feed_min_months or pooled_low:
             status = "drop"
-        elif highs.sum() >= mc.feed_min_months:
+        elif highs.sum() >= mc.feed_min_months or pooled_high:
             status = "surge"
         recent = slice(len(months) - mc.feed_min_months, len(months))
         missing = bool(obs[i, recent].sum() == 0 and exp[i, recent].sum() >= mc.feed_min_expected * mc.feed_min_months)
@@ -125,8 +139,8 @@ def feed_health(events: pd.DataFrame, children: pd.DataFrame, reference: dict[st
             status = "missing"
         row = {"feed": feed, "status": status, "observed": [int(x) for x in obs[i]],
                "expected": [round(float(x), 1) for x in exp[i]],
-               "low_months": [m for m, f in zip(months, low[i], strict=True) if f],
-               "high_months": [m for m, f in zip(months, high[i], strict=True) if f],
+               "low_months": [m for m, f in zip(months, low[i] | (lows & ~late_cols), strict=True) if f],
+               "high_months": [m for m, f in zip(months, high[i] | (highs & ~late_cols), strict=True) if f],
                "tested": bool(tested[i].any()), "reference_total": int(ref_total[i])}
         rows.append(row)
         if status == "missing":

@@ -69,7 +69,7 @@ def compute_report(*, config: Config, events: pd.DataFrame, children: pd.DataFra
                    run: ScoringRun, cohort: pd.DataFrame, reference: dict[str, Any], feature_names: Sequence[str],
                    model: dict[str, Any], test_predictions: pd.DataFrame | None = None,
                    past_runs: Sequence[ScoringRun] = (), decisions: pd.DataFrame | None = None,
-                   previous: dict[str, Any] | None = None) -> dict[str, Any]:
+                   previous: dict[str, Any] | None = None, fairness: bool = True) -> dict[str, Any]:
     """Everything `upstream monitor` reports for one scoring run (aggregates only; small cells suppressed).
 
     Parameters
@@ -92,6 +92,8 @@ def compute_report(*, config: Config, events: pd.DataFrame, children: pd.DataFra
         Recorded decisions (family_id, hub, decision, at, as_of).
     previous : dict, optional
         The previous monitoring report (feed revisions and the trend).
+    fairness : bool
+        Recompute the audit's primary comparisons on matured outcomes (the slowest part).
     """
     lap = _timer()
     feed = feed_health(events, children, reference, config, last_date=extract_date,
@@ -115,21 +117,23 @@ def compute_report(*, config: Config, events: pd.DataFrame, children: pd.DataFra
         matured.append(entry)
         labelled.append(rows)
     lap("outcomes")
-    fairness = None
-    if labelled:
+    fair = None
+    if labelled and fairness:
         try:
-            fairness = fairness_over_time(pd.concat(labelled, ignore_index=True), children, config)
+            fair = fairness_over_time(pd.concat(labelled, ignore_index=True), children, config)
         except UpstreamError as exc:
-            fairness = {"verdict": None, "error": str(exc)}
+            fair = {"verdict": None, "error": str(exc)}
     lap("fairness")
     after = after_decisions(decisions, events, config, extract_date=extract_date)
     lap("decisions")
 
     alerts = [*feed["alerts"], *drifted["alerts"], *[a for m in matured for a in m["alerts"]]]
-    if fairness and fairness.get("verdict") == "review":
+    # A review verdict the board already saw (and overrode) at the audit is reported, not re-alerted each month;
+    # a model audited 'pass' whose matured outcomes now need review is an alert.
+    if fair and fair.get("verdict") == "review" and model.get("fairness_verdict") != "review":
         alerts.append({"kind": "fairness_review", "subject": "matured outcomes",
-                       "message": "fairness on matured outcomes: review (" + "; ".join(fairness["reasons"][:3])
-                                  + (" ..." if len(fairness["reasons"]) > 3 else "") + ")"})
+                       "message": "fairness on matured outcomes: review (" + "; ".join(fair["reasons"][:3])
+                                  + (" ..." if len(fair["reasons"]) > 3 else "") + ")"})
     for a in alerts:
         a.setdefault("section", {"feed": "feed", "source": "feed", "empty": "feed", "late": "feed", "input": "drift",
                                  "score": "drift", "no": "drift", "outcome": "outcomes",
@@ -167,7 +171,7 @@ def compute_report(*, config: Config, events: pd.DataFrame, children: pd.DataFra
                      "operating_point": "children of listed families (the list rule: top capacity families per "
                                         "hub by family risk, plus any family at or above the list threshold)",
                      "alert_rule": "a realised interval wholly below the card's figure"},
-        "fairness_over_time": fairness,
+        "fairness_over_time": fair,
         "decisions": after,
         "trend": trend,
         "seconds": lap.seconds,  # type: ignore[attr-defined]
@@ -241,6 +245,7 @@ def run_monitor(config: Config, *, scores_dir: str | Path, extract: Any, out: st
         version = run.version or _resolve_version(client, name, alias)
         mv = client.get_model_version(name, version)
         model = {"name": name, "version": str(version), "run_id": mv.run_id,
+                 "fairness_verdict": (mv.tags or {}).get("fairness_verdict"),
                  "aliases": sorted(a for a, v in (client.get_registered_model(name).aliases or {}).items()
                                    if str(v) == str(version))}
         feature_names = _feature_names(client, mv.run_id)
