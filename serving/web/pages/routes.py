@@ -17,6 +17,7 @@ from serving.web.api.decisions.service import record
 from serving.web.api.dependencies import AppState, get_state
 from serving.web.api.errors import InputProblem, NotFound
 from serving.web.api.families import service as families
+from serving.web.api.governance.monitoring import chart_path, monitoring_summary
 from serving.web.api.governance.service import summary
 from serving.web.api.schemas import NOTICE
 from serving.web.auth import GOVERNANCE, HUB_LEAD, AccessDenied
@@ -239,7 +240,8 @@ def governance_page(request: Request) -> Response:
         return _error(request, 403, "The governance dashboard is for governance, data scientists and admins.", user)
     model = state.host.model
     data = summary(state.store.all_decisions(), model, threshold=state.config.fairness.small_cell_threshold,
-                   hubs=state.config.council.hub_names)
+                   hubs=state.config.council.hub_names,
+                   monitoring=monitoring_summary(state.config.monitoring.report_dir))
     charts = sorted(model.charts) if model else []
     return _render(request, "governance.html", user=user, data=data, charts=charts,
                    tables=_audit_tables(data.audit))
@@ -271,6 +273,17 @@ def governance_chart(name: str, request: Request) -> Response:
     model = _state(request).host.model
     path = model.charts.get(name) if model else None
     if path is None or not Path(path).is_file():
+        return _error(request, 404, "No such chart.", user)
+    return FileResponse(path, media_type="image/png")
+
+
+@router.get("/governance/monitoring/{name}.png")
+def monitoring_chart(name: str, request: Request) -> Response:
+    user = _user(request)
+    if not user.principal.can_read_aggregates():
+        return _error(request, 403, "Monitoring is for governance, data scientists and admins.", user)
+    path = chart_path(_state(request).config.monitoring.report_dir, name)
+    if path is None:
         return _error(request, 404, "No such chart.", user)
     return FileResponse(path, media_type="image/png")
 

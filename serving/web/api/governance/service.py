@@ -81,12 +81,13 @@ def audit_summary(model: HostedModel | None) -> dict | None:
     return {k: model.audit[k] for k in AUDIT_KEYS if k in model.audit}
 
 
-def summary(records: list[DecisionRecord], model: HostedModel | None, *, threshold: int, hubs: tuple[str, ...]
-            ) -> GovernanceSummary:
+def summary(records: list[DecisionRecord], model: HostedModel | None, *, threshold: int, hubs: tuple[str, ...],
+            monitoring: dict | None = None) -> GovernanceSummary:
     verdict = "not audited"
     if model is not None:
         verdict = str(model.tags.get("fairness_verdict") or (model.audit or {}).get("verdict") or verdict)
     return GovernanceSummary(model_version=model.version if model else None, fairness_verdict=verdict,
                              audit=audit_summary(model), small_cell_threshold=threshold,
                              suppression_rule=RULE.format(t=threshold),
-                             decisions=decision_tables(latest_decisions(records), threshold=threshold, hubs=hubs))
+                             decisions=decision_tables(latest_decisions(records), threshold=threshold, hubs=hubs),
+                             monitoring=monitoring)
