@@ -29,6 +29,15 @@ demo: $(STAMP)
 	@$(BIN)/upstream promote --reason "make demo: first champion on the simulated council" || { rc=$$?; 	  [ $$rc -eq 3 ] || exit $$rc; 	  echo "demo: promotion refused by the fairness gate; recording an override with a reason"; 	  $(BIN)/upstream promote --override-fairness --reason "make demo on simulated data: audit reviewed, 	see $(DEMO)/audit/audit.html (lower recall for children not previously known is a stated limitation)"; }
 	@# Explained lists per hub from the champion (needs the train + promote steps before it).
 	$(BIN)/upstream score --data $(DEMO)/council --out $(DEMO)/scores
+	@# A scoring run a year earlier, whose 12-month horizon has closed: monitoring judges its outcomes.
+	$(BIN)/upstream score --data $(DEMO)/council --as-of 2016-03-31 --out $(DEMO)/scores_2016-03-31
+	@# Monitoring after each scoring run (feeds, drift, matured outcomes, decisions). Exit 1 means an alert fired
+	@# (a scheduler would page someone): the demo shows it and goes on; any other failure (a crash) stops it.
+	@$(BIN)/upstream monitor --data $(DEMO)/council --scores $(DEMO)/scores --past $(DEMO)/scores_2016-03-31 \
+	  --out $(DEMO)/monitor | tee $(DEMO)/monitor.log; rc=$${PIPESTATUS[0]}; \
+	  if [ $$rc -eq 1 ] && grep -q '^monitor: alert' $(DEMO)/monitor.log; then \
+	    echo "demo: monitoring raised alerts (exit 1); see $(DEMO)/monitor/monitor.html"; \
+	  elif [ $$rc -ne 0 ]; then exit $$rc; fi
 	@# Last: a demo hub lead for the web service (a new user each run; the token is printed once).
 	@token=$$($(BIN)/upstream users add "demo-hub-lead-$$(date +%Y%m%d%H%M%S)" --role hub_lead --hub Northfield | tail -1) && \
 	  echo && echo "Start the service:  $(BIN)/upstream serve   (http://127.0.0.1:8000/, API docs at /docs)" && \
