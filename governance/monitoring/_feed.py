@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from core.config import Config
-from training.reference import month_labels, monthly_counts, resident_children
+from training.reference import month_code, month_codes, month_labels, monthly_counts, resident_children
 
 SOURCE_SPLIT = ("contact", "referral")
 
@@ -171,13 +171,15 @@ def feed_health(events: pd.DataFrame, children: pd.DataFrame, reference: dict[st
 
     # Months with no records at all, from the reference window's first month (older records are sparse
     # back-filled history, not a feed) to the last month checked.
-    ev_months = pd.to_datetime(events["event_date"]).dt.to_period("M")
+    codes = month_codes(events["event_date"])
     empty: list[str] = []
-    if len(ev_months):
-        start = pd.Period(reference["feed"]["months"][0], "M") if reference["feed"]["months"] else ev_months.min()
+    if len(codes):
+        first = codes.min()
+        start = pd.Period(reference["feed"]["months"][0], "M") if reference["feed"]["months"] else \
+            pd.Period(year=int(first // 12), month=int(first % 12) + 1, freq="M")
         every = month_labels(start.to_timestamp(), pd.Period(months[-1], "M").to_timestamp())
-        present = set(ev_months.astype(str))
-        empty = [m for m in every if m not in present]
+        present = set(np.unique(codes).tolist())
+        empty = [m for m in every if month_code(m) not in present]
     for m in empty:
         alerts.append({"kind": "empty_month", "subject": m, "message": f"{m}: no records at all in the extract"})
     for m in late:
