@@ -10,6 +10,12 @@ from typer.testing import CliRunner
 from core.config import load_config
 
 
+def features_of(config):  # noqa: ANN001, ANN201
+    from features import feature_columns
+
+    return feature_columns(config)
+
+
 @pytest.mark.slow
 def test_train_cli_on_a_small_simulated_council(tmp_path, monkeypatch) -> None:  # noqa: ANN001
     synthetic = pytest.importorskip("synthetic")
@@ -41,6 +47,12 @@ def test_train_cli_on_a_small_simulated_council(tmp_path, monkeypatch) -> None: 
     dates = training_grid(extract, config)
     assert dates[-1] + pd.DateOffset(months=12) <= extract.last_date
     assert mv.tags["data_fingerprint"] == extract.fingerprint()
+    # the monitoring reference (aggregates only) is stored beside the model
+    from training.reference import load_reference
+
+    reference = load_reference(mv.run_id, tracking_uri=uri)
+    assert reference is not None and set(reference["inputs"]) == set(features_of(config))
+    assert reference["test_as_of_dates"] == sorted({f"{d:%Y-%m-%d}" for d in pd.to_datetime(pred["as_of"])})
 
     listed = runner.invoke(app, ["models"])
     assert listed.exit_code == 0 and "challenger" in listed.output
