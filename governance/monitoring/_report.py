@@ -86,7 +86,7 @@ def outcomes_chart(report: dict[str, Any], target: Path) -> Path | None:
         ax.set_xticks(range(len(xs)), xs, rotation=45, fontsize=7)
         ax.set_title(name.replace("_", " "), fontsize=9)
         ax.tick_params(labelsize=7)
-    fig.suptitle("Matured scoring runs: realised (95% CI) against the card (dashed)", fontsize=10)
+    fig.suptitle("Matured scoring runs: realised (95% CI) against the card (dashed)", fontsize=10, y=1.04)
     return _save(fig, target)
 
 
