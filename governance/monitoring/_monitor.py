@@ -251,10 +251,14 @@ def run_monitor(config: Config, *, scores_dir: str | Path, extract: Any, out: st
         feature_names = _feature_names(client, mv.run_id)
         test_predictions = _test_predictions(client, mv.run_id)
     reference = load_reference(mv.run_id, tracking_uri=tracking_uri)
-    if reference is None:
-        raise UpstreamError(f"version {version} of '{name}' has no monitoring reference (monitoring/reference.json "
-                            "in its run): retrain it with this version of upstream")
     say(f"monitoring the scores at {run.as_of:%Y-%m-%d} of '{name}' version {version} (run {mv.run_id})")
+    if reference is None:
+        if test_predictions is None:
+            raise UpstreamError(f"version {version} of '{name}' has neither a monitoring reference nor test "
+                                "predictions in its run: retrain it with this version of upstream")
+        say("the version has no stored monitoring reference: rebuilding it from the extract and the run's test "
+            "predictions")
+        reference = rebuild_reference(extract, test_predictions, feature_names, config)
     last = extract.last_date
     if run.as_of > last:
         raise UpstreamError(f"the scores' as-of date {run.as_of:%Y-%m-%d} is after the extract's last date "
@@ -276,6 +280,25 @@ def run_monitor(config: Config, *, scores_dir: str | Path, extract: Any, out: st
     write_json(report, out / "monitor.json")
     say(f"monitoring done in {time.perf_counter() - t0:.1f}s: {report['status']} ({len(report['alerts'])} alert(s))")
     return MonitorResult(report=report, files=tuple(files), run_id=run_id)
+
+
+def rebuild_reference(extract: Any, test_predictions: pd.DataFrame, feature_names: Sequence[str], config: Config
+                      ) -> dict[str, Any]:
+    """The reference of a version trained before references were stored: the test block's features rebuilt from
+    the extract at the test as-of dates (the same point-in-time code), its feed months counted from the extract."""
+    import features
+    from training.reference import build_reference
+
+    rows = test_predictions.assign(as_of=pd.to_datetime(test_predictions["as_of"])).reset_index(drop=True)
+    dates = sorted(rows["as_of"].unique())
+    table = features.build_features(extract, [pd.Timestamp(d) for d in dates], config)
+    table["as_of"] = pd.to_datetime(table["as_of"])
+    X = rows[["child_id", "as_of"]].merge(table[["child_id", "as_of", *feature_names]], on=["child_id", "as_of"],
+                                          how="left")
+    reference = build_reference(extract, rows, X[list(feature_names)], rows["probability"].to_numpy(dtype=np.float64),
+                                feature_names, config)
+    reference["source"] = "rebuilt at monitoring time from the extract and the run's test predictions"
+    return reference
 
 
 def _feature_names(client: Any, run_id: str) -> list[str]:

@@ -173,3 +173,13 @@ def test_cli_exits_1_on_alert_and_logs_a_run_linked_to_the_version(council: Coun
     archived = tmp_path / "police" / "monitor" / "runs" / f"{LAST:%Y-%m-%d}_v1"
     assert (archived / "scores.parquet").is_file() and (archived.stat().st_mode & 0o077) == 0
     assert not any("runs" in p for p in logged)
+
+
+def test_a_version_without_a_stored_reference_gets_the_same_one_rebuilt(council: Council) -> None:
+    from governance.monitoring._monitor import rebuild_reference
+
+    rebuilt = rebuild_reference(council.extract, council.test_predictions, council.feature_names, council.config)
+    assert rebuilt["feed"] == council.reference["feed"]
+    assert rebuilt["score"] == council.reference["score"]
+    for name in ("n_domestic_abuse_6m", "age_months", "days_since_referral"):
+        assert rebuilt["inputs"][name] == council.reference["inputs"][name]
