@@ -41,8 +41,9 @@ def setup(data: Path, work: Path) -> None:
     import features
     from core.config import load_config
     from core.io import write_json, write_parquet
-    from serving.scoring import ScoringModel, default_as_of, score_cohort
+    from serving.scoring import default_as_of, score_cohort
     from training.calibration import MarginCalibrator
+    from training.model import RiskModel
     from training.reference import build_reference
 
     config = load_config()
@@ -62,7 +63,7 @@ def setup(data: Path, work: Path) -> None:
                         num_boost_round=120)
     margin = booster.predict(tr[cols].astype("float64"), raw_score=True)
     calibrator = MarginCalibrator("platt").fit(margin, tr["label"].astype(int).to_numpy())
-    model = ScoringModel(booster=booster, calibrator=calibrator, feature_names=cols, name="upstream-risk",
+    model = RiskModel(booster=booster, calibrator=calibrator, feature_names=cols, name="upstream-risk",
                          version="0", alias="champion", run_id="bench")
     prob = calibrator.transform(booster.predict(te[cols].astype("float64"), raw_score=True))
     reference = build_reference(extract, te, te[cols], prob, cols, config)

@@ -179,7 +179,7 @@ def main() -> None:
         sys.exit("wrk is not installed: apt-get install -y wrk")
 
     from core.config import parse_config
-    from serving.web.store import Store
+    from serving.web.data import Store
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-serve-"))
     cfg_data = small_config(args.children)

@@ -305,13 +305,22 @@ class History:
         return self.n_families if scope == "household" else self.n_children
 
     # --- the children at a date ---------------------------------------------------------------------------
+    def cohort_rules(self, t: int) -> dict[str, np.ndarray]:
+        """The cohort's rules on day t, in the order they are explained, each a boolean per child code (True:
+        the child passes): born, under 18, resident (arrived and not yet gone), not looked after."""
+        return {**self._resident_rules(t), "not_looked_after": ~self.looked_after(t)}
+
+    def _resident_rules(self, t: int) -> dict[str, np.ndarray]:
+        return {"born": self.dob <= t,
+                "under_18": completed_months(self.dob, np.full_like(self.dob, t)) < ADULT_MONTHS,
+                "resident": (self.arrived <= t) & (self.left >= t)}
+
     def resident(self, t: int) -> np.ndarray:
         """Children born, under 18 and resident on day t (a boolean per child code; cached, read-only: the
         cohort and the family sizes both ask)."""
         cache = self.__dict__.setdefault("_resident", {})
         if t not in cache:
-            cache[t] = ((self.dob <= t) & (completed_months(self.dob, np.full_like(self.dob, t)) < ADULT_MONTHS)
-                        & (self.arrived <= t) & (self.left >= t))
+            cache[t] = np.logical_and.reduce(list(self._resident_rules(t).values()))
             cache[t].flags.writeable = False
         return cache[t]
 

@@ -232,8 +232,3 @@ def family_record(families: pd.DataFrame) -> pd.DataFrame:
     out["previously_known"] = out["previously_known"].astype(bool)
     extra = [c for c in ("reason_features", "reason_groups") if c in out.columns]
     return out[[*FAMILY_COLUMNS, *extra]].sort_values(["hub", "rank_in_hub"]).reset_index(drop=True)
-
-
-def listed_children_mask(scores: pd.DataFrame, families: pd.DataFrame) -> np.ndarray:
-    listed = set(families.loc[families["listed"], "family_id"])
-    return scores["family_id"].isin(listed).to_numpy()

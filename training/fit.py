@@ -15,6 +15,7 @@ from training.baselines import LogisticBaseline, ReferralRule
 from training.calibration import MarginCalibrator
 from training.lgbm import LGBMRiskModel, base_params, choose_imbalance, imbalance_params
 from training.metrics import Scores, evaluate
+from training.model import RiskModel
 from training.splits import TemporalSplit, labelled_dates, temporal_split
 
 KEY_COLUMNS: tuple[str, ...] = ("child_id", "family_id", "as_of")
@@ -45,6 +46,17 @@ class TrainingResult:
     timings: dict[str, float] = field(default_factory=dict)
     has_truth: bool = False
     test_features: pd.DataFrame | None = None
+
+    def risk_model(self) -> RiskModel:
+        """The fitted booster and calibrator as the one model class that is logged, loaded and scored.
+
+        Returns
+        -------
+        RiskModel
+            Cut at the early-stopped best round; no registry provenance yet.
+        """
+        return RiskModel(booster=self.model.booster_, calibrator=self.calibrator,
+                         feature_names=list(self.feature_names), num_iteration=self.model.best_iteration_)
 
     def headline(self) -> dict[str, float]:
         """The figures people ask for first (test block)."""

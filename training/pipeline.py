@@ -76,19 +76,6 @@ def train_from_directory(data_dir: str | Path, config: Config, *, tune: bool = F
                               register=register, log=log, load_seconds=time.perf_counter() - t0)
 
 
-def train_simulated(config: Config, *, tune: bool = False, tracking_uri: str | None = None,
-                    register: bool = True, log: Callable[[str], None] | None = None) -> TrainOutcome:
-    """Simulate the council described by `config.simulation` (the default data source) and train on it."""
-    import features
-    import synthetic
-
-    t0 = time.perf_counter()
-    council = synthetic.simulate(config)
-    extract = features.Extract(children=council.children, events=council.events, source=None)
-    return train_from_extract(extract, config, truth=council.truth, tune=tune, tracking_uri=tracking_uri,
-                              register=register, log=log, load_seconds=time.perf_counter() - t0)
-
-
 def train_from_extract(extract, config: Config, *, truth: pd.DataFrame | None = None,  # noqa: ANN001
                        tune: bool = False, tracking_uri: str | None = None, register: bool = True,
                        log: Callable[[str], None] | None = None, load_seconds: float = 0.0) -> TrainOutcome:

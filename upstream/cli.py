@@ -38,6 +38,16 @@ def _config(path: Path | None) -> Config:
     return load_config(path)
 
 
+def _simulated(cfg: Config):  # noqa: ANN202 - (features.Extract, truth DataFrame)
+    """The council `cfg.simulation` describes, as an extract and the simulator's truth: the data `train` and
+    `score` use when no --data is given (the CLI decides that default; library code never simulates)."""
+    from features import Extract
+    from synthetic import simulate as run_simulation
+
+    council = run_simulation(cfg)
+    return Extract(children=council.children, events=council.events, source=None), council.truth
+
+
 def _parse_date(value: str | None, flag: str):  # -> pd.Timestamp | None
     import pandas as pd
 
@@ -113,15 +123,20 @@ def train(
     tune: Annotated[bool, typer.Option("--tune", help="Bounded hyperparameter search on validation.")] = False,
 ) -> None:
     """Train LightGBM with temporal splits, evaluate against baselines (and the oracle), log to MLflow."""
-    from training.pipeline import summary, train_from_directory, train_simulated
+    from training.pipeline import summary, train_from_directory, train_from_extract
 
     cfg = _config(config)
 
     def say(msg: str) -> None:
         typer.echo(msg, err=True)
 
-    if data is None:
-        outcome = train_simulated(cfg, tune=tune, log=say)
+    if data is None:  # the default data source: the council the config describes, simulated here
+        import time
+
+        t0 = time.perf_counter()
+        extract, truth = _simulated(cfg)
+        outcome = train_from_extract(extract, cfg, truth=truth, tune=tune, log=say,
+                                     load_seconds=time.perf_counter() - t0)
     else:
         outcome = train_from_directory(data, cfg, tune=tune, log=say)
     typer.echo(summary(outcome))
@@ -196,7 +211,10 @@ def score(
     """Score the cohort with the model behind an alias; write explained lists per hub and locality insight."""
     from serving.scoring import run_score, summary
 
-    result = run_score(_config(config), out=out, data=data, as_of=_parse_date(as_of, "--as-of"), alias=alias,
+    cfg = _config(config)
+    # the default data source: the council the config describes, simulated only once the other flags are checked
+    source = data if data is not None else (lambda: _simulated(cfg)[0])
+    result = run_score(cfg, out=out, data=source, as_of=_parse_date(as_of, "--as-of"), alias=alias,
                        previous=previous, explain_all=explain_all, log=lambda msg: typer.echo(msg, err=True))
     typer.echo(summary(result, out))
 
@@ -237,7 +255,7 @@ def monitor(
         extract = features.load_extract(data, hubs=cfg.council.hub_names)
     decisions = None
     try:
-        from serving.web.store import Store
+        from serving.web.data import Store
 
         decisions = decisions_frame(Store(cfg.serving.database_url).all_decisions())
     except Exception as exc:  # the serving database is optional here: monitoring runs without it
@@ -293,7 +311,7 @@ def serve(
     config: ConfigOption = None,
 ) -> None:
     """Run the web API and pages (champion model, latest scored lists, audit log). Decision support only."""
-    from serving.web.api.app import run
+    from serving.web.app import run
 
     run(_config(config), host=host, port=port)
 
@@ -310,7 +328,7 @@ def users_add(
     config: ConfigOption = None,
 ) -> None:
     """Create a user and print their token once (only its hash is stored)."""
-    from serving.web.store import Store
+    from serving.web.data import Store
 
     cfg = _config(config)
     token = Store(cfg.serving.database_url).add_user(name, role, hub=hub, hubs=cfg.council.hub_names)
@@ -329,7 +347,7 @@ def audit_export(
     config: ConfigOption = None,
 ) -> None:
     """Write the whole audit log (user, time, endpoint, ids returned) for an information-governance officer."""
-    from serving.web.store import Store
+    from serving.web.data import Store
 
     n = Store(_config(config).serving.database_url).export_audit(out, fmt=format)
     typer.echo(f"{n:,} audit entries written to {out}")

@@ -68,8 +68,8 @@ class Council:
 def build_council() -> Council:
     import features
     import synthetic
-    from serving.scoring import ScoringModel
     from training.calibration import MarginCalibrator
+    from training.model import RiskModel
     from training.reference import build_reference
 
     config = monitoring_config()
@@ -93,7 +93,7 @@ def build_council() -> Council:
     pred = test[["child_id", "family_id", "as_of", "label", "hub", "previously_known"]].copy()
     pred["probability"], pred["margin"] = prob, margin
     reference = build_reference(extract, test, X["test"], prob, names, config)
-    model = ScoringModel(booster=booster, calibrator=calibrator, feature_names=names, num_iteration=120,
+    model = RiskModel(booster=booster, calibrator=calibrator, feature_names=names, num_iteration=120,
                          name="upstream-risk", version="1", alias="champion", run_id="run-monitor-test")
     return Council(config, extract, model, names, reference, pred)
 

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from core.errors import UpstreamError
 from tests.training.conftest import FEATURES, small_config
 from training.fit import fit_evaluate
+from training.model import RiskModel
 from training.registry import PromotionRefused, _check_gates, list_versions, load_version, promote
 from training.tracking import log_training, resolve_tracking_uri
 
@@ -94,19 +95,45 @@ def test_pyfunc_loads_in_a_fresh_process(store, result, feature_table, tmp_path)
     np.testing.assert_allclose(out["probability"], expected["probability"], rtol=1e-6)
 
 
-def test_load_version_gives_the_raw_booster(store, result, feature_table) -> None:  # noqa: ANN001
+def test_load_version_gives_the_risk_model(store, result, feature_table) -> None:  # noqa: ANN001
     uri, logged = store
     table, _ = feature_table
     loaded = load_version("challenger", tracking_uri=uri)
+    assert isinstance(loaded, RiskModel)
     assert loaded.version == "1" and loaded.run_id == logged["run_id"] and loaded.feature_names == FEATURES
+    assert loaded.alias == "challenger" and loaded.aliases == ("challenger",)
+    assert loaded.tags["data_fingerprint"] == "fp-test"
+    assert loaded.num_iteration == result.model.best_iteration_
+    assert loaded.booster.num_trees() == result.model.best_iteration_  # only the trees it uses are logged
     rows = table[table["as_of"] == result.split.test[0]].head(20)
-    contrib = loaded.booster.predict(rows[FEATURES].astype(float), pred_contrib=True,
-                                     num_iteration=loaded.best_iteration)
-    np.testing.assert_allclose(contrib.sum(axis=1), loaded.predict(rows)["margin"], rtol=1e-6, atol=1e-9)
+    shap, base = loaded.explain(rows)
+    np.testing.assert_allclose(shap.sum(axis=1) + base, loaded.predict(rows)["margin"], rtol=1e-6, atol=1e-9)
+    # the same numbers as training's own model and calibrator
+    fitted = result.risk_model().predict(rows)
+    np.testing.assert_allclose(loaded.predict(rows), fitted, rtol=1e-9, atol=1e-12)
+    assert load_version(1, tracking_uri=uri).alias is None
     with pytest.raises(UpstreamError, match="no champion yet"):
         load_version(tracking_uri=uri)
     with pytest.raises(UpstreamError, match="no version 99"):
         load_version(99, tracking_uri=uri)
+
+
+def test_model_is_logged_as_code_with_a_made_up_input_example(store, result) -> None:  # noqa: ANN001
+    uri, logged = store
+    from mlflow.models import Model
+
+    from training.tracking import using_store
+
+    with using_store(uri):
+        import mlflow
+
+        local = Path(mlflow.artifacts.download_artifacts(logged["model_uri"]))
+    mlmodel = Model.load(local / "MLmodel")
+    flavor = mlmodel.flavors["python_function"]
+    assert "model_code_path" in flavor and "python_model.pkl" not in {p.name for p in local.rglob("*")}
+    assert mlmodel.signature is not None and mlmodel.signature.inputs.input_names() == FEATURES
+    example = json.loads((local / "input_example.json").read_text())
+    assert example["columns"] == FEATURES and example["data"] == [[0] * len(FEATURES)]
 
 
 def test_promotion_gates_end_to_end(tmp_path, result, feature_table) -> None:  # noqa: ANN001

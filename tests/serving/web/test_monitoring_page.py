@@ -11,11 +11,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from core.config import Config
-from serving.scoring import ScoringModel
-from serving.web.api.app import create_app
-from serving.web.api.scores import ScoresRepository
+from serving.web.app import create_app
+from serving.web.data import ScoresRepository
 from serving.web.model_host import ModelHost, StaticLoader
 from tests.serving.web.conftest import hosted, make_store
+from training.model import RiskModel
 
 REPORT = {
     "status": "alert", "generated_at": "2017-04-02T08:00:00Z", "scores": {"as_of": "2017-03-31"},
@@ -33,7 +33,7 @@ REPORT = {
 
 
 @pytest.fixture
-def client(tmp_path: Path, s_config: Config, s_model: ScoringModel, scores_dir: Path):  # noqa: ANN201
+def client(tmp_path: Path, s_config: Config, s_model: RiskModel, scores_dir: Path):  # noqa: ANN201
     report_dir = tmp_path / "monitor"
     (report_dir / "charts").mkdir(parents=True)
     (report_dir / "monitor.json").write_text(json.dumps(REPORT))
