@@ -246,13 +246,8 @@ def monitor(
     for p in past or []:
         if not (p / "scores.parquet").is_file():
             raise UpstreamError(f"--past {p}: no scores.parquet")
-    if data is None:
-        import synthetic
-
-        council = synthetic.simulate(cfg)
-        extract = features.Extract(children=council.children, events=council.events, source=None)
-    else:
-        extract = features.load_extract(data, hubs=cfg.council.hub_names)
+    # the default data source: the council the config describes, simulated once the other flags are checked
+    extract = _simulated(cfg)[0] if data is None else features.load_extract(data, hubs=cfg.council.hub_names)
     decisions = None
     try:
         from serving.web.data import Store
