@@ -1,31 +1,40 @@
-"""Lazy public names for a package's `__init__`: `__all__` is declared up front, each name's module is imported
-on first use (PEP 562), so importing one light submodule does not load the whole package."""
+"""Lazy public names for a package's `__init__` (PEP 562): a name's module is imported on first use."""
 
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Callable
 from typing import Any
 
 
-def lazy_exports(package: str, where: dict[str, str]) -> tuple[list[str], Callable[[str], Any]]:
-    """`__all__` and a module `__getattr__` for a package whose public names live in its submodules.
+def lazy_exports(package: str, modules: dict[str, tuple[str, ...]]
+                 ) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """The `__getattr__` and `__dir__` of a package whose public names are loaded on first use.
 
     Parameters
     ----------
     package : str
-        The package's `__name__` (for the error message).
-    where : dict
-        Public name -> the module that defines it.
+        The package's name (its `__name__`).
+    modules : dict of str to tuple of str
+        Module -> the public names it defines.
 
     Returns
     -------
-    tuple
-        (`__all__`, `__getattr__`), to assign in the package's `__init__`.
+    tuple of (callable, callable)
+        `__getattr__` (imports the module, caches the name in the package) and `__dir__`.
     """
-    def __getattr__(name: str) -> Any:
-        if name not in where:
-            raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        return getattr(importlib.import_module(where[name]), name)
+    exports = {name: module for module, names in modules.items() for name in names}
 
-    return sorted(where), __getattr__
+    def __getattr__(name: str) -> Any:
+        module = exports.get(name)
+        if module is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(module), name)
+        setattr(sys.modules[package], name, value)
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted({*vars(sys.modules[package]), *exports})
+
+    return __getattr__, __dir__

@@ -19,8 +19,8 @@ import pandas as pd
 
 from core.contract import CP_CATEGORIES, EVENT_TYPES, SOURCES
 from core.errors import ContractError
+from features import _small
 from features.definitions import CHILD_PARTNER_TYPES, HOUSEHOLD_TYPES, Signal
-from features.loaders import SMALL
 from features.timeline import NEVER, completed_months, shift_months, to_days
 
 # A stream position is key * SPAN + (day - DAY0): one sorted int64 array answers every (key, day) query.
@@ -53,7 +53,7 @@ def _vocabulary(vocabulary: tuple[str, ...]) -> tuple[np.ndarray, dict[str, int]
 
 def _lookup(keys: np.ndarray, values: np.ndarray, mapping: dict | None = None) -> np.ndarray:
     """Positions of values in an array of unique keys (-1 where absent)."""
-    if len(values) + len(keys) < SMALL:
+    if len(values) + len(keys) < _small.SMALL:
         mapping = mapping if mapping is not None else {v: i for i, v in enumerate(keys.tolist())}
         return np.fromiter((mapping.get(v, -1) for v in values.tolist()), dtype=np.int64, count=len(values))
     return pd.Index(keys).get_indexer(values).astype(np.int64)
@@ -67,7 +67,7 @@ def lookup_codes(values: np.ndarray, vocabulary: tuple[str, ...]) -> np.ndarray:
 
 def _strictly_increasing(values: np.ndarray) -> bool:
     """Sorted and unique (False for missing or mixed values, which the pandas path then handles)."""
-    if len(values) < SMALL:
+    if len(values) < _small.SMALL:
         items = values.tolist()
         try:
             return all(a < b for a, b in pairwise(items))
@@ -80,7 +80,7 @@ def _strictly_increasing(values: np.ndarray) -> bool:
 def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(int64 codes, sorted unique values) as pd.factorize(sort=True) gives them; a dict for a few strings."""
     items = values.tolist()
-    if len(items) < SMALL and all(type(v) is str for v in items):
+    if len(items) < _small.SMALL and all(type(v) is str for v in items):
         uniques = sorted(set(items))
         mapping = {v: i for i, v in enumerate(uniques)}
         return (np.fromiter((mapping[v] for v in items), dtype=np.int64, count=len(items)),

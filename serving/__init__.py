@@ -10,22 +10,14 @@ from __future__ import annotations
 
 from core.lazy import lazy_exports
 
-_WHERE = {
-    "DECISION_SUPPORT": "serving.scoring",
-    "ScoringResult": "serving.scoring",
-    "default_as_of": "serving.scoring",
-    "load_model": "serving.scoring",
-    "run_score": "serving.scoring",
-    "score_cohort": "serving.scoring",
-    "score_family": "serving.scoring",
-    "summary": "serving.scoring",
-    "write_scoring": "serving.scoring",
-    "Reason": "serving.explain",
-    "family_reasons": "serving.explain",
-    "reasons_for_child": "serving.explain",
-    "family_risk": "serving.family",
-    "family_risks": "serving.family",
-    "read_previous": "serving.lists",
+# module -> the public names it defines
+_MODULES: dict[str, tuple[str, ...]] = {
+    "serving.scoring": ("ScoringResult", "load_model", "run_score", "score_cohort", "score_family", "summary",
+                        "write_scoring"),
+    "serving.explain": ("Reason", "family_reasons",),
+    "serving.family": ("family_risk", "family_risks",),
+    "serving.lists": ("read_previous",),
 }
 
-__all__, __getattr__ = lazy_exports(__name__, _WHERE)
+__all__ = [name for names in _MODULES.values() for name in names]
+__getattr__, __dir__ = lazy_exports(__name__, _MODULES)

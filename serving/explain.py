@@ -220,10 +220,3 @@ def family_reasons(child_ids: Sequence[str], X: np.ndarray, shap: np.ndarray, fe
             if protective is not None:
                 break
     return reasons, protective
-
-
-def reasons_for_child(x: np.ndarray, shap: np.ndarray, feature_names: Sequence[str], *, child_id: str = "",
-                      top: int = 3, describe: Describe | None = None) -> tuple[list[Reason], Reason | None]:
-    """The top reasons and the protective factor for one child (the one-child family case)."""
-    return family_reasons([child_id], np.asarray(x, float).reshape(1, -1), np.asarray(shap, float).reshape(1, -1),
-                          feature_names, top=top, describe=describe)

@@ -18,9 +18,9 @@ import pandas as pd
 
 from core.config import Config
 from core.errors import UpstreamError
+from core.notice import DECISION_SUPPORT
 from serving.family import family_risks
 
-NOTICE = "Decision support only: a practitioner decides."
 # A family's risk must move by at least this much (absolute) to be called "up" or "down".
 RISK_CHANGE_MIN = 0.01
 
@@ -213,7 +213,7 @@ def list_context(families: pd.DataFrame, hub: str, *, config: Config, as_of: pd.
         })
     n_families = int((families["hub"] == hub).sum())
     return {
-        "hub": hub, "as_of": f"{as_of:%d %B %Y}", "entries": entries, "notice": NOTICE,
+        "hub": hub, "as_of": f"{as_of:%d %B %Y}", "entries": entries, "notice": DECISION_SUPPORT,
         "capacity": config.council.capacity(hub) if hub in config.council.hub_names else None,
         "threshold": percent(config.serving.list_probability_threshold), "n_families": n_families,
         "horizon": config.outcome.horizon_months,

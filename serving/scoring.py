@@ -25,13 +25,14 @@ import pandas as pd
 from core.config import Config
 from core.errors import UpstreamError
 from core.io import atomic_dir, write_csv, write_json, write_parquet, write_text
+from core.notice import DECISION_SUPPORT
+from features.timeline import month_end_on_or_before
 from serving import lists as _lists
 from serving.explain import Describe, default_describe, explanations_frame, family_reasons, feature_kind
 from serving.family import family_risk
 from serving.locality import locality_context, locality_table
 from training.model import RiskModel
 
-DECISION_SUPPORT = "decision support only: a practitioner decides"
 FAMILY_RISK_ASSUMPTION = ("family risk = 1 - prod(1 - p_child): the children's outcomes are taken as independent "
                           "given their features; siblings' outcomes are positively correlated, so this is an "
                           "upper-ish approximation of the chance that any child enters care")
@@ -227,7 +228,7 @@ def score_cohort(model: RiskModel, cohort: pd.DataFrame, config: Config, *,
                          explained_X=X_exp, explained_shap=shap, base_value=base, previous=previous, timings=timings)
 
 
-def _environment():  # noqa: ANN202 - jinja2.Environment
+def _environment():
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
     # autoescape everything: family ids and reasons come from data
@@ -292,7 +293,7 @@ def write_scoring(result: ScoringResult, out: str | Path, config: Config, *, cha
             write_text(env.get_template("list_report.html").render(**ctx), lists_dir / f"{slug}.html")
         write_csv(result.locality, tmp / "locality.csv")
         ctx = locality_context(result.locality, as_of=result.as_of, config=config, model_label=result.model.label,
-                               notice=_lists.NOTICE)
+                               notice=DECISION_SUPPORT)
         ctx["drivers_over"] = ("all children" if result.manifest["explained"] == "all children"
                                else "the children of listed families")
         write_text(env.get_template("locality.html").render(**ctx), tmp / "locality.html")
@@ -302,12 +303,6 @@ def write_scoring(result: ScoringResult, out: str | Path, config: Config, *, cha
                     "timings_seconds": {k: round(v, 3) for k, v in result.timings.items()}}
         write_json(manifest, tmp / "manifest.json")
     return Path(out)
-
-
-def default_as_of(last_date: pd.Timestamp) -> pd.Timestamp:
-    """The month end on or before the extract's last date."""
-    d = pd.Timestamp(last_date).normalize()
-    return d if d.is_month_end else (d - pd.offsets.MonthEnd(1)).normalize()
 
 
 def run_score(config: Config, *, out: str | Path, data: str | Path | Callable[[], Any],
@@ -358,7 +353,7 @@ def run_score(config: Config, *, out: str | Path, data: str | Path | Callable[[]
         as_of = pd.Timestamp(as_of).normalize()
         if not as_of.is_month_end:
             raise UpstreamError(f"--as-of {as_of:%Y-%m-%d} is not a month end (as-of dates are month ends, "
-                                f"e.g. {default_as_of(as_of):%Y-%m-%d})")
+                                f"e.g. {month_end_on_or_before(as_of):%Y-%m-%d})")
     if not callable(data) and not Path(data).is_dir():
         raise UpstreamError(f"--data {data}: no such directory")
     t0 = time.perf_counter()
@@ -370,7 +365,7 @@ def run_score(config: Config, *, out: str | Path, data: str | Path | Callable[[]
     timings["load"] = time.perf_counter() - t0
     last = extract.last_date
     if as_of is None:
-        as_of = default_as_of(last)
+        as_of = month_end_on_or_before(last)
     elif as_of > last:
         raise UpstreamError(f"--as-of {as_of:%Y-%m-%d} is after the extract's last date {last:%Y-%m-%d}")
     t0 = time.perf_counter()

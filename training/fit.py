@@ -11,6 +11,7 @@ import pandas as pd
 
 from core.config import Config
 from core.errors import UpstreamError
+from features.columns import AUDIT_COLUMNS, KEY_COLUMNS
 from training.baselines import LogisticBaseline, ReferralRule
 from training.calibration import MarginCalibrator
 from training.lgbm import LGBMRiskModel, base_params, choose_imbalance, imbalance_params
@@ -18,11 +19,8 @@ from training.metrics import Scores, evaluate
 from training.model import RiskModel
 from training.splits import TemporalSplit, labelled_dates, temporal_split
 
-KEY_COLUMNS: tuple[str, ...] = ("child_id", "family_id", "as_of")
 # The oracle is evaluated when the simulator's truth covers at least this share of a block's rows.
 TRUTH_COVERAGE = 0.99
-AUDIT_COLUMNS: tuple[str, ...] = ("sex", "ethnicity", "ethnic_group", "disability", "age_band", "hub",
-                                  "deprivation_decile", "previously_known")
 
 
 @dataclass

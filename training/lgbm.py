@@ -18,7 +18,7 @@ IMBALANCE_OPTIONS: tuple[str, ...] = ("none", "sqrt_scale_pos_weight")
 
 
 def n_threads() -> int:
-    """LightGBM threads: UPSTREAM_THREADS if set, else 1, whatever the table's size.
+    """LightGBM threads: UPSTREAM_THREADS if set, else 1.
 
     One thread is the measured best on the shared 2-core machine this runs on: with other work on the cores,
     OpenMP's barriers made 2 threads 4x slower than 1 (100 rounds on 63k rows: 25 s vs 6.6 s). A fixed count
@@ -43,7 +43,7 @@ def base_params(model: ModelConfig, **overrides: Any) -> dict[str, Any]:
         "seed": model.seed,
         "deterministic": True,
         "force_row_wise": True,
-        "num_threads": None,  # decided in fit: UPSTREAM_THREADS or 1 (see n_threads)
+        "num_threads": None,  # decided in fit: UPSTREAM_THREADS, else 1 (see n_threads)
         "verbosity": -1,
     }
     params.update(overrides)

@@ -9,15 +9,12 @@ from __future__ import annotations
 
 from core.lazy import lazy_exports
 
-_WHERE = {
-    "create_app": "serving.web.app",
-    "run": "serving.web.app",
-    "Store": "serving.web.data",
-    "ScoresRepository": "serving.web.data",
-    "Champion": "serving.web.model_host",
-    "ModelHost": "serving.web.model_host",
-    "MlflowChampionLoader": "serving.web.model_host",
-    "StaticLoader": "serving.web.model_host",
+# module -> the public names it defines
+_MODULES: dict[str, tuple[str, ...]] = {
+    "serving.web.app": ("create_app", "run",),
+    "serving.web.data": ("Store", "ScoresRepository",),
+    "serving.web.model_host": ("Champion", "ModelHost", "MlflowChampionLoader", "StaticLoader",),
 }
 
-__all__, __getattr__ = lazy_exports(__name__, _WHERE)
+__all__ = [name for names in _MODULES.values() for name in names]
+__getattr__, __dir__ = lazy_exports(__name__, _MODULES)

@@ -6,15 +6,15 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import lightgbm as lgb  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+import pytest
 
-from core.config import Config, parse_config  # noqa: E402
-from features import feature_columns  # noqa: E402
-from training.calibration import MarginCalibrator  # noqa: E402
-from training.model import RiskModel  # noqa: E402
+from core.config import Config, parse_config
+from features import feature_columns
+from training.calibration import MarginCalibrator
+from training.model import RiskModel
 
 SCORING_HUBS = [{"name": "Northfield", "capacity": 3}, {"name": "Riverside", "capacity": 4},
                 {"name": "Eastgate", "capacity": 2}]
@@ -91,7 +91,7 @@ def s_config() -> Config:
 
 
 @pytest.fixture(scope="session")
-def s_config_with():  # noqa: ANN201 - the config factory, for tests that change a serving setting
+def s_config_with():
     return scoring_config
 
 

@@ -7,7 +7,7 @@ import pandas as pd
 
 from core.config import Config
 from features import describe
-from serving.explain import family_reasons, informative, reasons_for_child
+from serving.explain import family_reasons, informative
 from training.model import RiskModel
 
 FEATS = ["age_months", "hub_code", "n_referral_12m", "n_referral_24m", "n_domestic_abuse_6m", "cp_plan_open",
@@ -24,6 +24,12 @@ def _row(**values: float) -> np.ndarray:
 
 def _shap(**values: float) -> np.ndarray:
     return np.array([values.get(f, 0.0) for f in FEATS], dtype=float)
+
+
+def reasons_for_child(x: np.ndarray, shap: np.ndarray, feature_names: list[str], *, describe: object
+                      ) -> tuple[list, object]:
+    """The top 3 reasons and the protective factor for one child (a one-child family)."""
+    return family_reasons([""], x.reshape(1, -1), shap.reshape(1, -1), feature_names, top=3, describe=describe)
 
 
 def test_reasons_are_the_largest_positive_contributions_with_values() -> None:

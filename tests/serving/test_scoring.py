@@ -13,7 +13,6 @@ from core.config import Config
 from core.errors import UpstreamError
 from serving.scoring import (
     SCORE_COLUMNS,
-    default_as_of,
     run_score,
     score_children,
     score_cohort,
@@ -91,7 +90,7 @@ def test_no_ethnicity_anywhere(written: Path) -> None:
 
 def test_manifest_and_pages_say_decision_support(written: Path) -> None:
     manifest = json.loads((written / "manifest.json").read_text())
-    assert manifest["notice"] == "decision support only: a practitioner decides"
+    assert manifest["notice"] == "Decision support only: a practitioner decides."
     assert manifest["model"] == {"name": "upstream-risk", "version": "7", "alias": "champion", "run_id": "run123"}
     assert manifest["as_of"] == "2017-03-31" and manifest["data_fingerprint"]
     assert manifest["counts"]["families_listed"] == sum(manifest["counts"]["families_listed_by_hub"].values())
@@ -140,9 +139,6 @@ def test_score_family_gives_the_batch_tables_numbers(s_model: RiskModel, s_cohor
                                .itertuples(index=False)]
 
 
-def test_default_as_of_is_the_month_end_on_or_before() -> None:
-    assert default_as_of(pd.Timestamp("2017-03-31")) == pd.Timestamp("2017-03-31")
-    assert default_as_of(pd.Timestamp("2017-03-30")) == pd.Timestamp("2017-02-28")
 
 
 def test_run_score_on_an_extract(tmp_path: Path, s_model: RiskModel, s_config: Config) -> None:

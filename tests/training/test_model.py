@@ -88,7 +88,7 @@ def test_one_thread_gives_the_same_numbers(model: RiskModel, rows: pd.DataFrame,
     assert np.array_equal(shap, one_shap) and base == one_base
 
 
-def test_files_restore_the_same_model(model: RiskModel, rows: pd.DataFrame, tmp_path) -> None:  # noqa: ANN001
+def test_files_restore_the_same_model(model: RiskModel, rows: pd.DataFrame, tmp_path) -> None:
     loaded = RiskModel.load(model.save(tmp_path / "m"))
     assert loaded.booster.num_trees() == 30 and loaded.num_iteration == 30 and loaded.feature_names == NAMES
     assert loaded.version is None  # provenance comes from the registry, not the files

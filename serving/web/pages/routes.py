@@ -101,7 +101,7 @@ def page_disclosure(request: Request, user: PageUser) -> Iterator[Disclosure]:
 PageDisclosed = Annotated[Disclosure, Depends(page_disclosure, scope="function")]
 
 
-def _scores(state: AppState):  # noqa: ANN202 - serving.web.data.Scores
+def _scores(state: AppState):
     scores = state.scores.scores
     if scores is None:
         raise HTTPException(503, state.scores.error or "no scoring output loaded yet")

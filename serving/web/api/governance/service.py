@@ -1,7 +1,7 @@
 """Governance aggregates: decision counts by hub, band and previous contact, suppressed with training's rules.
 
 Counts use each family's latest decision per list date (a practitioner may revise one). Suppression is the
-fairness audit's own (`governance.suppression`): counts under the threshold are hidden, then enough others that
+fairness audit's own (`governance.suppress`): counts under the threshold are hidden, then enough others that
 none can be worked out from row and column totals. Ethnicity is not in the scoring output (by design), so
 decisions are not broken down by protected characteristics here; the fairness audit covers those.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from governance.suppression import Relation, suppress
+from governance import Relation, suppress
 from serving.web.api.governance.schemas import DecisionCell, DecisionTables, GovernanceSummary
 from serving.web.data import DECISIONS, DecisionRecord
 from serving.web.model_host import Champion
