@@ -4,7 +4,7 @@ A hub lead records a decision on a listed family (serving database: offered earl
 open, disagree). For each family's latest decision per list date whose horizon has closed (list as-of date +
 horizon on or before the extract's last date), this counts the families with, in (as-of, as-of + horizon], a
 referral, a child protection plan or an entry to care of any of its children. Counts under the small-cell
-threshold are hidden with the audit's own suppression (governance.suppression), plus enough others that none
+threshold are hidden with the audit's own suppression (governance._suppression), plus enough others that none
 can be worked out from totals; rates from a hidden count are hidden.
 
 It is **not a causal estimate**: families were not assigned to decisions at random. A hub lead offers early help
@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from core.config import Config
-from governance.suppression import DERIVED, Relation, suppress
+from governance._suppression import DERIVED, Relation, suppress
 
 DECISIONS = ("offered_early_help", "not_needed", "already_open", "disagree")
 OUTCOMES = {"referral": "referral", "cp_plan": "child protection plan", "looked_after": "entry to care"}

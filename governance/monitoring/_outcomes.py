@@ -11,7 +11,7 @@ the children of listed families — it reports:
 - calibration in the listed band: observed entrants / expected (sum of calibrated probabilities) among listed
   children (1 = as stated; below 1 = the lists overstate risk);
 
-each with a family-clustered bootstrap interval (whole families resampled: governance.fairness.family_weights).
+each with a family-clustered bootstrap interval (whole families resampled: governance._metrics.family_weights).
 The card's figures are the same four, computed the same way on the version's test-period predictions with the
 same list rule per test as-of date, so the two are like for like. An alert fires when a realised interval lies
 wholly below the card's figure.
@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from core.config import Config
-from governance.fairness import family_weights, percentile_interval
+from governance._metrics import family_weights, percentile_interval
 
 FIGURES: dict[str, str] = {
     "precision": "precision of listed families' children",
@@ -200,7 +200,7 @@ def audit_rows(rows: pd.DataFrame, children: pd.DataFrame) -> pd.DataFrame:
 def fairness_over_time(rows: pd.DataFrame, children: pd.DataFrame, config: Config) -> dict[str, Any]:
     """The fairness audit's primary comparisons (recall and calibration disparities, verdict) recomputed on
     matured outcomes, with the audit's own code and suppression."""
-    from governance.audit import audit_predictions
+    from governance._audit import audit_predictions
 
     frame = audit_rows(rows, children)
     # The primary comparisons are per attribute; intersections (whose suppression dominates the audit's time)
@@ -224,5 +224,5 @@ def fairness_over_time(rows: pd.DataFrame, children: pd.DataFrame, config: Confi
                             "reference": bool(g.get("reference")), **cells})
     return {"verdict": result.verdict, "reasons": list(result.reasons), "not_assessed": report.get("not_assessed", []),
             "as_of_dates": report["population"]["as_of_dates"], "primary": primary,
-            "note": "the audit (governance.audit) run on matured outcomes of past scoring runs; its operating "
-                    "points (top k children per hub, top share) and suppression are the audit's own"}
+            "note": "the audit (governance.audit_predictions) run on matured outcomes of past scoring runs; its "
+                    "operating points (top k children per hub, top share) and suppression are the audit's own"}

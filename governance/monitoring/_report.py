@@ -11,11 +11,11 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from jinja2 import Environment, FileSystemLoader, select_autoescape  # noqa: E402
+import matplotlib.pyplot as plt
+from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from core.config import Config  # noqa: E402
-from core.io import atomic_path, write_json, write_text  # noqa: E402
+from core.config import Config
+from core.io import atomic_path, write_json, write_text
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 CHARTS = "charts"

@@ -42,7 +42,7 @@ class Council:
     reference: dict
     test_predictions: pd.DataFrame
 
-    def without_police(self, months: int = 6):  # noqa: ANN201 - features.Extract
+    def without_police(self, months: int = 6):
         """The extract with every police record (domestic abuse notifications, police contacts and referrals)
         of the last `months` months dropped: the police feed stopped."""
         import features
@@ -53,7 +53,7 @@ class Council:
         keep = ~(police & (ev["event_date"] > start)).to_numpy()
         return features.Extract(children=self.extract.children, events=ev[keep].reset_index(drop=True))
 
-    def score(self, extract, as_of: pd.Timestamp, directory: Path | None = None):  # noqa: ANN001, ANN201
+    def score(self, extract, as_of: pd.Timestamp, directory: Path | None = None):
         """(ScoringRun, cohort) of the model at `as_of` on `extract`."""
         import features
         from governance.monitoring import ScoringRun
@@ -98,7 +98,7 @@ def build_council() -> Council:
     return Council(config, extract, model, names, reference, pred)
 
 
-def report_for(c: Council, extract, *, past=(), decisions=None, fairness=True):  # noqa: ANN001, ANN201
+def report_for(c: Council, extract, *, past=(), decisions=None, fairness=True):
     from governance.monitoring import compute_report
 
     run, cohort = c.score(extract, LAST)

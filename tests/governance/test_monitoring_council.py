@@ -122,14 +122,14 @@ def _register(council: Council, uri: str, tmp: Path) -> None:
         assert isinstance(client, MlflowClient)
 
 
-def _write_scores(council: Council, extract, directory: Path) -> None:  # noqa: ANN001
+def _write_scores(council: Council, extract, directory: Path) -> None:
     run, _ = council.score(extract, LAST)
     directory.mkdir(parents=True)
     run.scores.to_parquet(directory / "scores.parquet")
     (directory / "manifest.json").write_text(json.dumps(run.manifest))
 
 
-def _write_extract(extract, directory: Path) -> None:  # noqa: ANN001
+def _write_extract(extract, directory: Path) -> None:
     directory.mkdir(parents=True)
     extract.children.to_parquet(directory / "children.parquet")
     extract.events.to_parquet(directory / "events.parquet")

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from core.config import load_config
 
 
-def features_of(config):  # noqa: ANN001, ANN201
+def features_of(config):
     from features import feature_columns
 
     return feature_columns(config)

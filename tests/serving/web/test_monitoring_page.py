@@ -33,7 +33,7 @@ REPORT = {
 
 
 @pytest.fixture
-def client(tmp_path: Path, s_config: Config, s_model: RiskModel, scores_dir: Path):  # noqa: ANN201
+def client(tmp_path: Path, s_config: Config, s_model: RiskModel, scores_dir: Path):
     report_dir = tmp_path / "monitor"
     (report_dir / "charts").mkdir(parents=True)
     (report_dir / "monitor.json").write_text(json.dumps(REPORT))
