@@ -2,8 +2,8 @@
 
 For a scoring run at as-of `t` (its `scores.parquet`: every cohort child with `probability`, `listed`,
 `previously_known`), once `t + horizon` is on or before the extract's last date every child's outcome is known
-(features.labels: the configured outcome starts in (t, t + horizon]). At the operating point the lists used —
-the children of listed families — it reports:
+(the features' label rule, features.labels.label_array: the configured outcome starts in (t, t + horizon]).
+At the operating point the lists used — the children of listed families — it reports:
 
 - precision: entrants among listed children / listed children;
 - recall: listed entrants / all entrants in the cohort;
@@ -148,16 +148,33 @@ def card_figures(test_predictions: pd.DataFrame, config: Config) -> dict[str, An
     return fig
 
 
+def outcome_labels(rows: pd.DataFrame, events: pd.DataFrame, *, event_type: str, horizon_months: int,
+                   extract_date: pd.Timestamp) -> pd.arrays.IntegerArray:
+    """The label of each (child_id, as_of) row with the features' own label rule (features.labels.label_array):
+    1 if an `event_type` event of the child falls in (as_of, as_of + horizon], <NA> while the window is open."""
+    from features.history import position
+    from features.labels import label_array
+    from features.timeline import day_of, shift_months, to_days
+
+    ids = pd.Index(pd.unique(rows["child_id"].to_numpy(dtype=object)))
+    ev = events[(events["event_type"] == event_type).to_numpy() & events["child_id"].notna().to_numpy()]
+    ek = ids.get_indexer(ev["child_id"].to_numpy(dtype=object)).astype(np.int64)
+    keep = ek >= 0
+    outcomes = np.sort(position(ek[keep], to_days(ev["event_date"])[keep]))
+    rk = ids.get_indexer(rows["child_id"].to_numpy(dtype=object)).astype(np.int64)
+    t = to_days(rows["as_of"])
+    end = shift_months(t, horizon_months) if len(t) else t
+    return label_array(outcomes, rk, t, end, day_of(pd.Timestamp(extract_date)))
+
+
 def matured_run(run: ScoringRun, events: pd.DataFrame, config: Config, *, extract_date: pd.Timestamp,
                 card: dict[str, Any] | None) -> tuple[dict[str, Any], pd.DataFrame]:
     """Realised figures of one matured run beside the card's, with alerts; and its labelled rows."""
-    from features import labels
-
     mc = config.monitoring
     rows = run.scores.reset_index(drop=True)
-    y = labels(rows[["child_id", "as_of"]], events, event_type=config.outcome.event_type,
-               horizon_months=config.outcome.horizon_months, extract_date=extract_date)
-    rows = rows.assign(label=y.to_numpy())
+    y = outcome_labels(rows[["child_id", "as_of"]], events, event_type=config.outcome.event_type,
+                       horizon_months=config.outcome.horizon_months, extract_date=extract_date)
+    rows = rows.assign(label=y)
     listed = rows["listed"].astype(bool).to_numpy()
     not_known = ~rows["previously_known"].astype(bool).to_numpy()
     fig = list_figures(rows["label"].astype(int).to_numpy(), rows["probability"].to_numpy(), listed, not_known,

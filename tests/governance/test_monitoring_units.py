@@ -175,3 +175,16 @@ def test_outcomes_after_decisions_are_counted_and_small_cells_hidden() -> None:
             if r[k] is not None and 0 < r[k] < 10:
                 pytest.fail(f"a count under 10 is shown: {r}")
     json.dumps(out)  # JSON-ready
+
+
+def test_outcome_labels_follow_the_label_rule() -> None:
+    from governance.monitoring._outcomes import outcome_labels
+
+    rows = pd.DataFrame({"child_id": ["a", "a", "b", "c"],
+                         "as_of": pd.to_datetime(["2015-03-31", "2016-03-31", "2015-03-31", "2016-12-31"])})
+    events = pd.DataFrame({"child_id": ["a", "b", None], "family_id": "F", "event_type": "looked_after",
+                           "event_date": pd.to_datetime(["2015-06-01", "2015-03-31", "2015-06-01"])})
+    y = outcome_labels(rows, events, event_type="looked_after", horizon_months=12,
+                       extract_date=pd.Timestamp("2017-03-31"))
+    # in (as_of, as_of + 12 months]; an entry on the as-of date itself is not in the window; an open window is NA
+    assert y[:3].tolist() == [1, 0, 0] and pd.isna(y[3])
