@@ -223,7 +223,18 @@ def ui_metrics(metrics: dict[str, dict]) -> dict[str, float]:
 
 
 def input_example(schema: Schema) -> pd.DataFrame:
-    """A made-up input row (never a council's): a child with nothing recorded, every input 0 in its declared type."""
+    """A made-up input row (never a council's): a child with nothing recorded, every input 0 in its declared type.
+
+    Parameters
+    ----------
+    schema : Schema
+        The signature's inputs.
+
+    Returns
+    -------
+    DataFrame
+        One row, the schema's columns in order, int64 for `long`, bool for `boolean`, float64 otherwise.
+    """
     zero = {"long": 0, "boolean": False}
     return pd.DataFrame([{spec.name: zero.get(spec.type.name, 0.0) for spec in schema.inputs}]).astype(
         {spec.name: {"long": "int64", "boolean": "bool"}.get(spec.type.name, "float64") for spec in schema.inputs})
