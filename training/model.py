@@ -30,6 +30,7 @@ from core.io import write_json, write_text
 from training.calibration import MarginCalibrator
 
 BOOSTER_FILE, CALIBRATOR_FILE, META_FILE = "booster.txt", "calibrator.json", "meta.json"
+PYFUNC_ARTIFACT = "risk_model"  # the MLflow artifact holding the three files (see training/pyfunc.py)
 
 # LightGBM predicts with OpenMP threads; for a handful of rows starting them costs more than the work (and
 # their spin-waits burn CPU on a busy machine). Rows are independent, so the numbers are the same either way.

@@ -25,8 +25,7 @@ from mlflow.types.schema import ColSpec, Schema
 from core.config import Config
 from core.io import write_json, write_parquet, write_text
 from training.metrics import flatten
-from training.model import META_FILE
-from training.pyfunc import MODEL_ARTIFACT
+from training.model import META_FILE, PYFUNC_ARTIFACT
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PYFUNC_CODE = Path(__file__).resolve().parent / "pyfunc.py"  # the model logged as code
@@ -248,7 +247,7 @@ def _log_model(result: Any, model_dir: Path, *, tags: dict[str, str], table_samp
     write_json({**json.loads((model_dir / META_FILE).read_text(encoding="utf-8")), **tags}, model_dir / META_FILE)
     sig = signature(table_sample, result.feature_names)
     return mlflow.pyfunc.log_model(
-        name="model", python_model=str(PYFUNC_CODE), artifacts={MODEL_ARTIFACT: str(model_dir)},
+        name="model", python_model=str(PYFUNC_CODE), artifacts={PYFUNC_ARTIFACT: str(model_dir)},
         signature=sig, input_example=input_example(sig.inputs), registered_model_name=registered_name,
         pip_requirements=_requirements(),
     )
