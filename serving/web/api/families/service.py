@@ -53,9 +53,9 @@ def hub_list(scores: Scores, store: Store, hub: str, disclosed: Disclosure, *, l
     Parameters
     ----------
     scores : Scores
-        The current scoring output.
+        The current scoring output: its lists.
     store : Store
-        The serving database (decisions).
+        The serving database: each family's latest decision.
     hub : str
         A hub the caller may see (checked by `check_hub`).
     disclosed : Disclosure
@@ -89,9 +89,9 @@ def family_detail(scores: Scores, store: Store, family: Family, disclosed: Discl
     Parameters
     ----------
     scores : Scores
-        The current scoring output.
+        The current scoring output: its explanations and charts.
     store : Store
-        The serving database (decisions).
+        The serving database: every decision on the family.
     family : Family
         A family the caller may see (from `find_family`).
     disclosed : Disclosure
