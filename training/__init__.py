@@ -9,37 +9,20 @@ from __future__ import annotations
 
 from core.lazy import lazy_exports
 
-_WHERE = {
-    "LogisticBaseline": "training.baselines",
-    "ReferralRule": "training.baselines",
-    "MarginCalibrator": "training.calibration",
-    "TrainingResult": "training.fit",
-    "feature_matrix": "training.fit",
-    "fit_evaluate": "training.fit",
-    "LGBMRiskModel": "training.lgbm",
-    "choose_imbalance": "training.lgbm",
-    "Scores": "training.metrics",
-    "evaluate": "training.metrics",
-    "expected_calibration_error": "training.metrics",
-    "flatten": "training.metrics",
-    "RiskModel": "training.model",
-    "TrainOutcome": "training.pipeline",
-    "train_from_directory": "training.pipeline",
-    "train_from_extract": "training.pipeline",
-    "training_grid": "training.pipeline",
-    "Promotion": "training.registry",
-    "PromotionRefused": "training.registry",
-    "format_versions": "training.registry",
-    "list_versions": "training.registry",
-    "load_version": "training.registry",
-    "promote": "training.registry",
-    "TemporalSplit": "training.splits",
-    "horizon_end": "training.splits",
-    "labelled_dates": "training.splits",
-    "temporal_split": "training.splits",
-    "default_tracking_uri": "training.tracking",
-    "log_training": "training.tracking",
-    "resolve_tracking_uri": "training.tracking",
+# module -> the public names it defines
+_MODULES: dict[str, tuple[str, ...]] = {
+    "training.baselines": ("LogisticBaseline", "ReferralRule",),
+    "training.calibration": ("MarginCalibrator",),
+    "training.fit": ("TrainingResult", "feature_matrix", "fit_evaluate",),
+    "training.lgbm": ("LGBMRiskModel", "choose_imbalance",),
+    "training.metrics": ("Scores", "evaluate", "expected_calibration_error", "flatten",),
+    "training.model": ("RiskModel",),
+    "training.pipeline": ("TrainOutcome", "train_from_directory", "train_from_extract", "training_grid",),
+    "training.registry": ("Promotion", "PromotionRefused", "format_versions", "list_versions", "load_version",
+                         "promote",),
+    "training.splits": ("TemporalSplit", "horizon_end", "labelled_dates", "temporal_split",),
+    "training.tracking": ("default_tracking_uri", "log_training", "resolve_tracking_uri",),
 }
 
-__all__, __getattr__ = lazy_exports(__name__, _WHERE)
+__all__ = [name for names in _MODULES.values() for name in names]
+__getattr__, __dir__ = lazy_exports(__name__, _MODULES)
