@@ -1,33 +1,23 @@
 """Monitoring a model in service: feed health, drift, outcomes as they mature, after each decision, fairness over time.
 
-`upstream monitor` runs `run_monitor` after each scoring run; `compute_report` is the pure core (docs/monitoring.md).
+Inside, one way: `_feed`, `_drift`, `_outcomes`, `_decisions` compute their sections (numbers, no files) ->
+`_monitor` assembles the report (`compute_report`, pure) and runs the job (`run_monitor`: registry, files,
+MLflow) -> `_report` renders monitor.html and the charts. `upstream monitor` calls `run_monitor`
+(docs/monitoring.md). Names are loaded on first use (PEP 562), as in the other packages.
 """
 
-from governance.monitoring._decisions import after_decisions, decisions_frame
-from governance.monitoring._drift import drift
-from governance.monitoring._feed import feed_health
-from governance.monitoring._monitor import (
-    MonitorResult,
-    compute_report,
-    exit_code,
-    run_monitor,
-    summary,
-)
-from governance.monitoring._outcomes import ScoringRun, card_figures, listed_children, matured_run, read_run
+from __future__ import annotations
 
-__all__ = [
-    "MonitorResult",
-    "ScoringRun",
-    "after_decisions",
-    "card_figures",
-    "compute_report",
-    "decisions_frame",
-    "drift",
-    "exit_code",
-    "feed_health",
-    "listed_children",
-    "matured_run",
-    "read_run",
-    "run_monitor",
-    "summary",
-]
+from core.lazy import lazy_exports
+
+# module -> the public names it defines
+_MODULES: dict[str, tuple[str, ...]] = {
+    "governance.monitoring._feed": ("feed_health",),
+    "governance.monitoring._drift": ("drift",),
+    "governance.monitoring._outcomes": ("ScoringRun", "card_figures", "listed_children", "matured_run", "read_run"),
+    "governance.monitoring._decisions": ("after_decisions", "decisions_frame"),
+    "governance.monitoring._monitor": ("MonitorResult", "compute_report", "exit_code", "run_monitor", "summary"),
+}
+
+__all__ = [name for names in _MODULES.values() for name in names]
+__getattr__, __dir__ = lazy_exports(__name__, _MODULES)
