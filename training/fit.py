@@ -143,6 +143,7 @@ def fit_evaluate(table: pd.DataFrame, config: Config, *, feature_names: list[str
                                 "the model cannot be trained or evaluated")
     say(f"split: {split.describe()}")
     X = {name: block_matrix(table, feature_names, frame.pop("_row").to_numpy()) for name, frame in blocks.items()}
+    del table  # the training pipeline hands over its only reference: the full table is freed here
     y = {name: frame["label"].astype(int).to_numpy() for name, frame in blocks.items()}
     timings["prepare_seconds"] = time.perf_counter() - t0
 
