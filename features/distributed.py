@@ -28,7 +28,6 @@ from core.errors import UpstreamError
 from features.build import build_features
 from features.loaders import Extract
 
-PART = "_partition"
 DEFAULT_WORKER_MEMORY = "3GiB"
 
 
@@ -58,16 +57,14 @@ def family_partitions(children: pd.DataFrame, events: pd.DataFrame, n_partitions
         part = int(np.argmin(load))
         assigned[family] = part
         load[part] += int(work[family])
-    return pd.Series(assigned, name=PART, dtype=np.int64).sort_index()
+    return pd.Series(assigned, name="partition", dtype=np.int64).sort_index()
 
 
-def _build_partition(children: pd.DataFrame, events: pd.DataFrame, as_of_dates: list[pd.Timestamp],
-                     config: Config, extract_date: pd.Timestamp) -> pd.DataFrame:
-    """build_features on one partition's families (runs on a worker)."""
-    children = children.reset_index(drop=True)
-    events = events.reset_index(drop=True)
-    return build_features(Extract(children=children, events=events), as_of_dates, config,
-                          extract_date=extract_date)
+def _build_piece(piece: tuple[pd.DataFrame, pd.DataFrame], *, dates: list[pd.Timestamp], config: Config,
+                 extract_date: pd.Timestamp) -> pd.DataFrame:
+    """build_features on one partition's families (children, events); runs on a worker."""
+    children, events = piece
+    return build_features(Extract(children=children, events=events), dates, config, extract_date=extract_date)
 
 
 def _meta(extract: Extract, as_of: pd.Timestamp, config: Config, extract_date: pd.Timestamp) -> pd.DataFrame:
@@ -110,21 +107,21 @@ def build_features_dask(extract: Extract, as_of_dates: Sequence[pd.Timestamp], c
         n_partitions = max(1, 4 * threads)
     n_partitions = max(1, min(n_partitions, extract.children["family_id"].nunique()))
     parts = family_partitions(extract.children, extract.events, n_partitions)
-    children = extract.children.assign(**{PART: extract.children["family_id"].map(parts).to_numpy()})
-    events = extract.events.assign(**{PART: extract.events["family_id"].map(parts).to_numpy()})
-    if events[PART].isna().any():
-        raise UpstreamError("events of a family that has no children in the extract (validate it first)")
-    divisions = tuple(range(n_partitions)) + (n_partitions - 1,)
     meta = _meta(extract, dates[0], config, extract_date)
-    # strings stay Python objects as the single-process builder has them (Dask would make them pyarrow strings)
+    child_part = extract.children["family_id"].map(parts).to_numpy()
+    event_part = extract.events["family_id"].map(parts).to_numpy()
+    if pd.isna(event_part).any():
+        raise UpstreamError("events of a family that has no children in the extract (validate it first)")
+    # each partition's families go to a worker once (scatter spreads them), rather than inside the task graph
+    pieces = [(extract.children.loc[child_part == i].reset_index(drop=True),
+               extract.events.loc[event_part == i].reset_index(drop=True)) for i in range(n_partitions)]
+    scattered = client.scatter(pieces)
+    del pieces
+    built = client.map(_build_piece, scattered, dates=dates, config=config, extract_date=extract_date,
+                       pure=False)
+    # the partitions as one dask DataFrame: what a caller would persist or write per partition
     with dask.config.set({"dataframe.convert-string": False}):
-        # one Dask partition per family partition: both tables indexed by partition number, same divisions
-        cd = dd.from_pandas(children.set_index(PART).sort_index(kind="stable"), npartitions=1
-                            ).repartition(divisions=divisions)
-        ed = dd.from_pandas(events.set_index(PART).sort_index(kind="stable"), npartitions=1
-                            ).repartition(divisions=divisions)
-        table = dd.map_partitions(_build_partition, cd, ed, dates, config, extract_date, meta=meta,
-                                  align_dataframes=False, enforce_metadata=False)
+        table = dd.from_delayed(built, meta=meta, verify_meta=False)
         out = client.compute(table).result()
     return _in_order(out, meta)
 
