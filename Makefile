@@ -18,6 +18,12 @@ $(STAMP): pyproject.toml constraints.txt
 
 demo: $(STAMP)
 	$(BIN)/upstream validate examples/tiny_extract --extract-date 2017-03-31
+	@# A real council's data in: import the liia-tools sample returns (examples/returns, MIT) into the contract.
+	@# The pseudonym key is made here for the demo; a council keeps its own key outside any repository.
+	@mkdir -p $(DEMO) && if [ ! -s $(DEMO)/pseudonym.key ]; then (umask 077; \
+	  $(BIN)/python -c "import secrets; print(secrets.token_hex(32))" > $(DEMO)/pseudonym.key); fi
+	$(BIN)/upstream import examples/returns/manifest.yaml --out $(DEMO)/imported --key-file $(DEMO)/pseudonym.key
+	@sed -n '1,10p' $(DEMO)/imported.import/report.md
 	$(BIN)/upstream simulate --out $(DEMO)/council
 	$(BIN)/upstream validate $(DEMO)/council --extract-date 2017-03-31
 	$(BIN)/upstream features --data $(DEMO)/council --out $(DEMO)/features.parquet --extract-date 2017-03-31

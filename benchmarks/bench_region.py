@@ -55,7 +55,7 @@ class PeakRSS:
 class WorkerPeaks:
     """Each Dask worker's peak resident memory while the block runs (sampled through client.run)."""
 
-    def __init__(self, client, interval: float = 0.5) -> None:  # noqa: ANN001
+    def __init__(self, client, interval: float = 0.5) -> None:
         self.client, self.interval, self.peaks = client, interval, {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -64,7 +64,7 @@ class WorkerPeaks:
         while not self._stop.is_set():
             try:
                 now = self.client.run(lambda: psutil.Process().memory_info().rss)
-            except Exception:  # noqa: BLE001 - a sample lost while a worker restarts is not fatal
+            except Exception:
                 now = {}
             for worker, rss in now.items():
                 self.peaks[worker] = max(self.peaks.get(worker, 0), rss)

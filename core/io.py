@@ -66,7 +66,18 @@ def write_json(obj: object, target: str | Path) -> Path:
 
 @contextmanager
 def atomic_dir(target: str | Path) -> Iterator[Path]:
-    """Build a whole output directory aside, then swap it in; the old one is removed only after success."""
+    """Build a whole output directory aside, then swap it in; the old one is removed only after success.
+
+    Parameters
+    ----------
+    target : str or Path
+        The directory to create or replace.
+
+    Yields
+    ------
+    Path
+        A temporary directory beside `target` to write into.
+    """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))

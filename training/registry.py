@@ -5,18 +5,17 @@ from __future__ import annotations
 import getpass
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import lightgbm as lgb
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from core.config import Config
 from core.errors import UpstreamError
-from training.calibration import MarginCalibrator
+from training.model import RiskModel
 from training.tracking import CHALLENGER, CHAMPION, using_store
 
 KEY_METRICS: dict[str, str] = {
@@ -33,28 +32,6 @@ class PromotionRefused(UpstreamError):
     """A promotion gate failed; the message names the gate and by how much."""
 
     exit_code = 3
-
-
-@dataclass(frozen=True)
-class LoadedModel:
-    """A registered version restored for scoring and explanation: the raw booster and its calibrator."""
-
-    booster: lgb.Booster
-    calibrator: MarginCalibrator
-    feature_names: list[str]
-    best_iteration: int
-    name: str
-    version: str
-    run_id: str
-    aliases: tuple[str, ...] = ()
-    tags: dict[str, str] = field(default_factory=dict)
-
-    def predict(self, table: pd.DataFrame) -> pd.DataFrame:
-        """`probability` (calibrated) and `margin` (raw log-odds) for the rows of a feature table."""
-        X = pd.DataFrame({c: pd.to_numeric(table[c], errors="coerce").astype("float64")
-                          for c in self.feature_names}, index=table.index)
-        margin = self.booster.predict(X, raw_score=True, num_iteration=self.best_iteration)
-        return pd.DataFrame({"probability": self.calibrator.transform(margin), "margin": margin}, index=table.index)
 
 
 def _registered(client: MlflowClient, name: str) -> Any:
@@ -223,10 +200,23 @@ def promote(config: Config, *, reason: str, version: str | int | None = None, ov
 
 
 def load_version(ref: str | int | None = None, *, name: str = "upstream-risk",
-                 tracking_uri: str | None = None) -> LoadedModel:
-    """Load a registered version (default: the champion) with its raw LightGBM booster and calibrator.
+                 tracking_uri: str | None = None) -> RiskModel:
+    """Load a registered version (default: the champion) as the `RiskModel` its pyfunc restores.
 
-    `ref` is a version number, an alias ('champion', 'challenger') or a 'models:/name@alias' URI.
+    Parameters
+    ----------
+    ref : str, int or None
+        A version number, an alias ('champion', 'challenger') or a 'models:/name@alias' URI.
+    name : str
+        The registered model name.
+    tracking_uri : str or None
+        The MLflow store (see `training.tracking.resolve_tracking_uri`).
+
+    Returns
+    -------
+    RiskModel
+        With its registry provenance: name, version, run id, aliases and the version's tags; `alias` is set
+        when `ref` was an alias.
     """
     import mlflow.pyfunc
 
@@ -236,7 +226,7 @@ def load_version(ref: str | int | None = None, *, name: str = "upstream-risk",
         aliases = tuple(sorted(a for a, v in (_registered(client, name).aliases or {}).items()
                                if str(v) == version))
         pyfunc = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
-    inner = pyfunc.unwrap_python_model()
-    return LoadedModel(booster=inner.booster, calibrator=inner.calibrator, feature_names=list(inner.feature_names),
-                       best_iteration=inner.num_iteration, name=name, version=version, run_id=mv.run_id,
-                       aliases=aliases, tags=dict(mv.tags or {}))
+    ref_text = CHAMPION if ref is None else str(ref).rsplit("@", 1)[-1]
+    alias = None if ref_text.isdigit() or str(ref).startswith(f"models:/{name}/") else ref_text
+    return pyfunc.unwrap_python_model().model.registered(name=name, version=version, alias=alias, run_id=mv.run_id,
+                                                         aliases=aliases, tags=dict(mv.tags or {}))

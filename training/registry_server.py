@@ -200,7 +200,7 @@ class RegistryServer:
 
     def healthy(self, timeout: float = 2.0) -> bool:
         try:
-            with urllib.request.urlopen(f"{self.tracking_uri}/health", timeout=timeout) as resp:  # noqa: S310
+            with urllib.request.urlopen(f"{self.tracking_uri}/health", timeout=timeout) as resp:
                 return resp.status == 200
         except OSError:
             return False

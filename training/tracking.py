@@ -7,6 +7,7 @@ any directory. For any `sqlite:///` store the experiment's artifacts go beside t
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -24,9 +25,11 @@ from mlflow.types.schema import ColSpec, Schema
 from core.config import Config
 from core.io import write_json, write_parquet, write_text
 from training.metrics import flatten
-from training.pyfunc import BOOSTER_ARTIFACT, CALIBRATOR_ARTIFACT, META_ARTIFACT, RiskModel
+from training.model import META_FILE
+from training.pyfunc import MODEL_ARTIFACT
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+PYFUNC_CODE = Path(__file__).resolve().parent / "pyfunc.py"  # the model logged as code
 EXPERIMENT_NAME = "upstream-training"
 CHALLENGER, CHAMPION = "challenger", "champion"
 
@@ -219,21 +222,23 @@ def ui_metrics(metrics: dict[str, dict]) -> dict[str, float]:
     return flatten(trimmed)
 
 
+def input_example(schema: Schema) -> pd.DataFrame:
+    """A made-up input row (never a council's): a child with nothing recorded, every input 0 in its declared type."""
+    zero = {"long": 0, "boolean": False}
+    return pd.DataFrame([{spec.name: zero.get(spec.type.name, 0.0) for spec in schema.inputs}]).astype(
+        {spec.name: {"long": "int64", "boolean": "bool"}.get(spec.type.name, "float64") for spec in schema.inputs})
+
+
 def _log_model(result: Any, model_dir: Path, *, tags: dict[str, str], table_sample: pd.DataFrame,
                registered_name: str | None) -> Any:
-    """The pyfunc with its plain-text artifacts: booster model string, calibrator JSON, meta JSON."""
-    write_text(result.model.booster_.model_to_string(num_iteration=result.model.best_iteration_),
-               model_dir / "booster.txt")
-    write_text(result.calibrator.to_json(), model_dir / "calibrator.json")
-    write_json({"feature_names": result.feature_names, "best_iteration": result.model.best_iteration_,
-                "calibration": result.calibrator.method, **tags}, model_dir / "meta.json")
+    """The `RiskModel` as MLflow 3 recommends: models from code (`training/pyfunc.py`) with its plain-text files
+    (booster model string, calibrator JSON, meta JSON) as an artifact, a signature and a made-up input example."""
+    result.risk_model().save(model_dir)
+    write_json({**json.loads((model_dir / META_FILE).read_text(encoding="utf-8")), **tags}, model_dir / META_FILE)
+    sig = signature(table_sample, result.feature_names)
     return mlflow.pyfunc.log_model(
-        name="model", python_model=RiskModel(),
-        artifacts={BOOSTER_ARTIFACT: str(model_dir / "booster.txt"),
-                   CALIBRATOR_ARTIFACT: str(model_dir / "calibrator.json"),
-                   META_ARTIFACT: str(model_dir / "meta.json")},
-        signature=signature(table_sample, result.feature_names),
-        registered_model_name=registered_name,
+        name="model", python_model=str(PYFUNC_CODE), artifacts={MODEL_ARTIFACT: str(model_dir)},
+        signature=sig, input_example=input_example(sig.inputs), registered_model_name=registered_name,
         pip_requirements=_requirements(),
     )
 

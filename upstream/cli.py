@@ -12,10 +12,11 @@ import typer
 
 from core.config import Config, load_config
 from core.errors import UpstreamError
+from core.notice import DECISION_SUPPORT
 
 app = typer.Typer(
     name="upstream",
-    help="Risk prediction for children's services. Decision support only: a practitioner decides.",
+    help=f"Risk prediction for children's services. {DECISION_SUPPORT}",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -36,6 +37,16 @@ def _root(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show tr
 
 def _config(path: Path | None) -> Config:
     return load_config(path)
+
+
+def _simulated(cfg: Config):
+    """The council `cfg.simulation` describes, as an extract and the simulator's truth: the data `train` and
+    `score` use when no --data is given (the CLI decides that default; library code never simulates)."""
+    from features import Extract
+    from synthetic import simulate as run_simulation
+
+    council = run_simulation(cfg)
+    return Extract(children=council.children, events=council.events, source=None), council.truth
 
 
 def _parse_date(value: str | None, flag: str):  # -> pd.Timestamp | None
@@ -92,6 +103,11 @@ def simulate(
     seed: Annotated[int | None, typer.Option(help="Random seed (default: config simulation.seed).")] = None,
     start: Annotated[str | None, typer.Option(help="First simulated month, YYYY-MM (default: config).")] = None,
     end: Annotated[str | None, typer.Option(help="Last simulated month, YYYY-MM (default: config).")] = None,
+    returns: Annotated[Path | None, typer.Option(
+        "--returns", help="Also write the council as its statutory returns (903, CIN census, Annex A per year) "
+                          "with residence, family links, partner feed and a manifest, for `upstream import`.")
+    ] = None,
+    returns_years: Annotated[int, typer.Option(help="Collection years of returns to write (with --returns).")] = 7,
     config: ConfigOption = None,
 ) -> None:
     """Simulate the council: contract tables plus the oracle's ground truth, written to OUT."""
@@ -102,6 +118,65 @@ def simulate(
     council.write(out)
     typer.echo(f"{out}: {len(council.children):,} children, {len(council.events):,} events, "
                f"{len(council.truth):,} truth rows; extract date {council.extract_date:%Y-%m-%d}")
+    if returns is not None:
+        from statutory import write_returns
+
+        got = write_returns(council.children, council.events, returns, extract_date=council.extract_date,
+                            years=returns_years)
+        lost = sum(got["losses"].values())
+        typer.echo(f"{returns}: returns for {got['years'][0]}..{got['years'][-1]} of {got['children_in_returns']:,} "
+                   f"children known to social care; {lost:,} items the returns cannot carry (losses.json)")
+
+
+@app.command("import")
+def import_cmd(
+    manifest: Annotated[Path, typer.Argument(help="The import manifest (YAML): every return file, its format and "
+                                                   "year, residence.csv, optional family links and partner feed.")],
+    out: Annotated[Path, typer.Option("--out", help="Directory for children.csv and events.csv; the report, "
+                                                    "quarantine and lineage go beside it in OUT.import/.")],
+    key_file: Annotated[Path | None, typer.Option(
+        "--key-file", help="The council's pseudonym (HMAC) key. Default: $UPSTREAM_PSEUDONYM_KEY, else the "
+                           "manifest's key_file.")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Import statutory returns (SSDA903, CIN census, Annex A) into the data contract, then validate it."""
+    import tempfile
+
+    import pandas as pd
+
+    from core.io import atomic_dir
+    from features.validation import validate_extract
+    from statutory import load_key, load_manifest, run_import
+
+    cfg = _config(config)
+    m = load_manifest(manifest)
+    key = load_key(key_file, m)
+    result = run_import(m, key, hubs=cfg.council.hub_names)
+    side = out.parent / f"{out.name}.import"
+    if result.children.empty:
+        with atomic_dir(side) as tmp_side:
+            result.write_side(tmp_side)
+        raise UpstreamError(f"no child could be imported (every child was refused or held back): {out} not written; "
+                            f"see {side}/report.md and {side}/quarantine/")
+    with tempfile.TemporaryDirectory(prefix=".upstream-import-", dir=out.parent if out.parent.exists() else None
+                                     ) as tmp:
+        result.write_tables(Path(tmp))
+        report = validate_extract(tmp, hubs=cfg.council.hub_names, extract_date=pd.Timestamp(result.extract_date))
+        if report.fatal or not report.ok:
+            text = report.error_text().replace(str(tmp), str(out))
+            raise UpstreamError(f"the imported tables break the data contract (nothing written):\n{text}")
+        summary = report.summary_text()
+    with atomic_dir(side) as tmp_side:
+        result.write_side(tmp_side, validation_summary=summary)
+        with atomic_dir(out) as tmp_out:
+            result.write_tables(tmp_out)
+    rep = result.report
+    refused = sum(f["refused"] for f in rep["files"])
+    held = sum(f["held_back"] for f in rep["files"])
+    warnings = sum(r["count"] for r in rep["rules"] if r["severity"] == "W")
+    typer.echo(f"{out}: {rep['children_written']:,} children, {rep['events_written']:,} events; extract date "
+               f"{rep['extract_date']}, history start {rep['history_start']}")
+    typer.echo(f"{refused:,} rows refused, {held:,} held back, {warnings:,} warnings: see {side}/report.md")
 
 
 @app.command()
@@ -113,15 +188,20 @@ def train(
     tune: Annotated[bool, typer.Option("--tune", help="Bounded hyperparameter search on validation.")] = False,
 ) -> None:
     """Train LightGBM with temporal splits, evaluate against baselines (and the oracle), log to MLflow."""
-    from training.pipeline import summary, train_from_directory, train_simulated
+    from training.pipeline import summary, train_from_directory, train_from_extract
 
     cfg = _config(config)
 
     def say(msg: str) -> None:
         typer.echo(msg, err=True)
 
-    if data is None:
-        outcome = train_simulated(cfg, tune=tune, log=say)
+    if data is None:  # the default data source: the council the config describes, simulated here
+        import time
+
+        t0 = time.perf_counter()
+        extract, truth = _simulated(cfg)
+        outcome = train_from_extract(extract, cfg, truth=truth, tune=tune, log=say,
+                                     load_seconds=time.perf_counter() - t0)
     else:
         outcome = train_from_directory(data, cfg, tune=tune, log=say)
     typer.echo(summary(outcome))
@@ -167,7 +247,7 @@ def audit(
     config: ConfigOption = None,
 ) -> None:
     """Fairness audit of a registered version on its test period; sets the version's fairness verdict tag."""
-    from governance.audit import audit_version
+    from governance import audit_version
 
     result, name, resolved = audit_version(_config(config), out, version=version, alias=alias, data_dir=data,
                                            replicates=replicates, log=lambda msg: typer.echo(msg, err=True))
@@ -196,7 +276,10 @@ def score(
     """Score the cohort with the model behind an alias; write explained lists per hub and locality insight."""
     from serving.scoring import run_score, summary
 
-    result = run_score(_config(config), out=out, data=data, as_of=_parse_date(as_of, "--as-of"), alias=alias,
+    cfg = _config(config)
+    # the default data source: the council the config describes, simulated only once the other flags are checked
+    source = data if data is not None else (lambda: _simulated(cfg)[0])
+    result = run_score(cfg, out=out, data=source, as_of=_parse_date(as_of, "--as-of"), alias=alias,
                        previous=previous, explain_all=explain_all, log=lambda msg: typer.echo(msg, err=True))
     typer.echo(summary(result, out))
 
@@ -261,7 +344,7 @@ def serve(
     config: ConfigOption = None,
 ) -> None:
     """Run the web API and pages (champion model, latest scored lists, audit log). Decision support only."""
-    from serving.web.api.app import run
+    from serving.web.app import run
 
     run(_config(config), host=host, port=port)
 
@@ -278,7 +361,7 @@ def users_add(
     config: ConfigOption = None,
 ) -> None:
     """Create a user and print their token once (only its hash is stored)."""
-    from serving.web.store import Store
+    from serving.web.data import Store
 
     cfg = _config(config)
     token = Store(cfg.serving.database_url).add_user(name, role, hub=hub, hubs=cfg.council.hub_names)
@@ -297,7 +380,7 @@ def audit_export(
     config: ConfigOption = None,
 ) -> None:
     """Write the whole audit log (user, time, endpoint, ids returned) for an information-governance officer."""
-    from serving.web.store import Store
+    from serving.web.data import Store
 
     n = Store(_config(config).serving.database_url).export_audit(out, fmt=format)
     typer.echo(f"{n:,} audit entries written to {out}")

@@ -10,10 +10,10 @@ from feature_histories import random_extract
 pytest.importorskip("dask.dataframe")
 pytest.importorskip("distributed")
 
-from core.config import load_config  # noqa: E402
-from core.errors import UpstreamError  # noqa: E402
-from features import Extract, build_features  # noqa: E402
-from features.distributed import build_features_dask, dask_client, family_partitions  # noqa: E402
+from core.config import load_config
+from core.errors import UpstreamError
+from features import Extract, build_features
+from features.distributed import build_features_dask, dask_client, family_partitions
 
 CFG = load_config()
 EXTRACT_DATE = pd.Timestamp("2018-01-31")
@@ -27,7 +27,7 @@ def _same(a: pd.DataFrame, b: pd.DataFrame) -> None:
 
 
 @pytest.fixture(scope="module")
-def client():  # noqa: ANN201
+def client():
     # the shared 2-core machine: 2 workers x 1 thread, memory-limited, always closed
     with dask_client(workers=2, memory_limit="1GiB") as c:
         yield c
@@ -41,7 +41,7 @@ def small_council() -> Extract:
     return Extract(children=council.children, events=council.events)
 
 
-def test_random_histories_identical(client) -> None:  # noqa: ANN001
+def test_random_histories_identical(client) -> None:
     extract = random_extract(n_families=60)
     expected = build_features(extract, DATES, CFG, extract_date=EXTRACT_DATE)
     for n in (1, 7):
@@ -49,7 +49,7 @@ def test_random_histories_identical(client) -> None:  # noqa: ANN001
               expected)
 
 
-def test_small_council_identical(client, small_council) -> None:  # noqa: ANN001
+def test_small_council_identical(client, small_council) -> None:
     from features import as_of_grid
 
     dates = as_of_grid(small_council, CFG)[-6:]
@@ -59,7 +59,7 @@ def test_small_council_identical(client, small_council) -> None:  # noqa: ANN001
     _same(got, expected)
 
 
-def test_the_extract_date_is_the_whole_extracts(client) -> None:  # noqa: ANN001
+def test_the_extract_date_is_the_whole_extracts(client) -> None:
     """A partition's own latest date would label its rows differently; the whole extract's date is used."""
     extract = random_extract(n_families=30)
     dates = [pd.Timestamp("2014-03-31"), pd.Timestamp("2016-12-31")]
@@ -81,7 +81,7 @@ def test_families_are_never_split_and_partitions_balance() -> None:
 
 
 @pytest.mark.slow  # two builds and a second cluster: ~45 s on the shared machine
-def test_cli_features_on_a_local_cluster(tmp_path, small_council) -> None:  # noqa: ANN001
+def test_cli_features_on_a_local_cluster(tmp_path, small_council) -> None:
     from typer.testing import CliRunner
 
     from upstream.cli import app

@@ -34,7 +34,7 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def server():  # noqa: ANN201
+def server():
     reason = why_unavailable()
     if reason:
         pytest.skip(f"PostgreSQL cannot run here: {reason}")
@@ -50,13 +50,13 @@ def server():  # noqa: ANN201
 
 
 @pytest.fixture(scope="module")
-def result(feature_table):  # noqa: ANN001, ANN201
+def result(feature_table):
     table, truth = feature_table
     return fit_evaluate(table, small_config(), feature_names=FEATURES, truth=truth)
 
 
 @pytest.fixture(scope="module")
-def logged(server, result, feature_table):  # noqa: ANN001, ANN201
+def logged(server, result, feature_table):
     table, _ = feature_table
     # version 1 carries test figures that pass the promotion gates (the small random table's own may not)
     metrics = copy.deepcopy(result.metrics)
@@ -70,7 +70,7 @@ def logged(server, result, feature_table):  # noqa: ANN001, ANN201
     return first, second
 
 
-def test_versions_aliases_and_tags_live_in_postgres(server, logged) -> None:  # noqa: ANN001
+def test_versions_aliases_and_tags_live_in_postgres(server, logged) -> None:
     first, second = logged
     assert (first["version"], second["version"]) == ("1", "2")
     assert first["tracking_uri"] == server.tracking_uri
@@ -90,7 +90,7 @@ def test_versions_aliases_and_tags_live_in_postgres(server, logged) -> None:  # 
     assert oct(server.pgpass.stat().st_mode & 0o777) == "0o600"
 
 
-def test_promote_and_load_through_the_environment(server, logged, result, feature_table,  # noqa: ANN001
+def test_promote_and_load_through_the_environment(server, logged, result, feature_table,
                                                   monkeypatch) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", server.tracking_uri)
     cfg = small_config()
@@ -110,7 +110,7 @@ def test_promote_and_load_through_the_environment(server, logged, result, featur
     np.testing.assert_allclose(loaded.predict(rows)["margin"], expected["margin"], rtol=1e-6)
 
 
-def test_pyfunc_loads_from_the_server_in_a_fresh_process(server, logged, result, feature_table,  # noqa: ANN001
+def test_pyfunc_loads_from_the_server_in_a_fresh_process(server, logged, result, feature_table,
                                                          tmp_path) -> None:
     table, _ = feature_table
     rows = table[table["as_of"] == result.split.test[0]].head(20)
@@ -131,7 +131,7 @@ def test_pyfunc_loads_from_the_server_in_a_fresh_process(server, logged, result,
     np.testing.assert_allclose(out["probability"], expected["probability"], rtol=1e-6)
 
 
-def test_status_and_up_again_reuse_the_running_registry(server, capsys) -> None:  # noqa: ANN001
+def test_status_and_up_again_reuse_the_running_registry(server, capsys) -> None:
     assert main(["status", "--root", str(server.root)]) == 0
     out = capsys.readouterr().out
     assert "postgres: True" in out and "healthy: True" in out and server.tracking_uri in out
@@ -140,7 +140,7 @@ def test_status_and_up_again_reuse_the_running_registry(server, capsys) -> None:
     assert again.up() == server.tracking_uri
 
 
-def test_refuses_a_busy_port_with_a_clear_message(capsys) -> None:  # noqa: ANN001
+def test_refuses_a_busy_port_with_a_clear_message(capsys) -> None:
     import socket
 
     if why_unavailable():
