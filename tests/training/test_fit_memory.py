@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from tests.training.conftest import FEATURES
+from tests.helpers.training import FEATURES
 from training.baselines import LogisticBaseline
 from training.fit import block_matrix, feature_matrix
 

@@ -23,8 +23,7 @@ import numpy as np
 import pytest
 from mlflow import MlflowClient
 
-from tests.training.conftest import FEATURES, small_config
-from training.fit import fit_evaluate
+from tests.helpers.training import FEATURES, small_config
 from training.registry import list_versions, load_version, promote
 from training.registry_server import RegistryServer, free_port, main, why_unavailable
 from training.tracking import log_training
@@ -50,9 +49,8 @@ def server():
 
 
 @pytest.fixture(scope="module")
-def result(feature_table):
-    table, truth = feature_table
-    return fit_evaluate(table, small_config(), feature_names=FEATURES, truth=truth)
+def result(fitted_result):
+    return fitted_result
 
 
 @pytest.fixture(scope="module")
