@@ -40,7 +40,7 @@ demo: $(STAMP)
 	  echo && echo "Start the service:  $(BIN)/upstream serve   (http://127.0.0.1:8000/, API docs at /docs)" && \
 	  echo "Sign in as the demo Northfield hub lead with this token (shown once):" && echo "  $$token" && \
 	  echo "API example:  curl -H \"Authorization: Bearer $$token\" http://127.0.0.1:8000/api/hubs/Northfield/list" && \
-	  echo "Decision support only: a practitioner decides."
+	  $(BIN)/python -c "from core.notice import DECISION_SUPPORT; print(DECISION_SUPPORT)"
 
 test: $(STAMP) browser-deps registry-deps
 	$(BIN)/ruff check .
