@@ -49,4 +49,4 @@ def test_train_cli_on_a_small_simulated_council(tmp_path, monkeypatch) -> None:
     # (allowed), so promotion passes.
     promoted = runner.invoke(app, ["promote", "--reason", "end-to-end test"])
     assert promoted.exit_code == 0, promoted.output
-    assert client.get_model_version_by_alias("upstream-risk", "champion").version == "1"
+    assert str(client.get_model_version_by_alias("upstream-risk", "champion").version) == "1"
