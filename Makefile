@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO := demo_output
 
-.PHONY: demo test test-all lint clean browser-deps
+.PHONY: demo test test-all lint clean browser-deps registry-deps registry-up registry-down mlflow-ui
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -51,12 +51,12 @@ demo: $(STAMP)
 	  echo "API example:  curl -H \"Authorization: Bearer $$token\" http://127.0.0.1:8000/api/hubs/Northfield/list" && \
 	  $(BIN)/python -c "from core.notice import DECISION_SUPPORT; print(DECISION_SUPPORT)"
 
-test: $(STAMP) browser-deps
+test: $(STAMP) browser-deps registry-deps
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/pytest
 
-test-all: $(STAMP) browser-deps
+test-all: $(STAMP) browser-deps registry-deps
 	$(BIN)/pytest -m ''
 
 # The browser tests drive Debian's chromium through Playwright (never `playwright install`).
@@ -72,3 +72,23 @@ lint: $(STAMP)
 
 clean:
 	rm -rf $(VENV) $(DEMO)
+
+# A shared registry for a regional partnership (docs/scale.md): PostgreSQL + `mlflow server` on 127.0.0.1, data in
+# .registry/. `make registry-up` prints the MLFLOW_TRACKING_URI to export; ports via UPSTREAM_REGISTRY_PORT (5050)
+# and UPSTREAM_REGISTRY_PG_PORT (55432).
+registry-deps:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then \
+	  echo "installing Debian postgresql for the shared registry and its tests"; \
+	  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	fi
+
+registry-up: $(STAMP) registry-deps
+	$(BIN)/python -m training.registry_server up
+
+registry-down: $(STAMP)
+	$(BIN)/python -m training.registry_server down
+
+# The MLflow UI on the single council's store (runs, metrics, plots, model card, registry): http://127.0.0.1:5000
+mlflow-ui: $(STAMP)
+	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(BIN)/mlflow ui --workers 1 --backend-store-uri sqlite:///$(CURDIR)/mlruns/mlflow.db \
+	  --default-artifact-root $(CURDIR)/mlruns/artifacts --host 127.0.0.1 --port $${MLFLOW_UI_PORT:-5000}

@@ -98,12 +98,17 @@ def train_from_extract(extract, config: Config, *, truth: pd.DataFrame | None = 
         f"as-of dates {dates[0]:%Y-%m-%d}..{dates[-1]:%Y-%m-%d} ({seconds['features']:.0f}s)")
 
     t2 = time.perf_counter()
-    result = fit_evaluate(table, config, truth=truth, extract_date=extract.last_date, tune=tune, log=say)
+    # Memory: fit_evaluate copies what it needs out of the table into per-block matrices; handing it the only
+    # reference lets the full table be freed before LightGBM and the baselines run (docs/scale.md).
+    table_sample = table.head(1000).copy()
+    handover = [table]
+    del table
+    result = fit_evaluate(handover.pop(), config, truth=truth, extract_date=extract.last_date, tune=tune, log=say)
     seconds["train"] = time.perf_counter() - t2
 
     t3 = time.perf_counter()
     say("logging to MLflow (metrics, plots, predictions, model)")
-    logged = log_training(result, table_sample=table.head(1000), fingerprint=fingerprint, tune=tune,
+    logged = log_training(result, table_sample=table_sample, fingerprint=fingerprint, tune=tune,
                           tracking_uri=tracking_uri, register=register)
     # The monitoring reference (aggregates only) beside the model: what `upstream monitor` compares against.
     from training.reference import log_reference, reference_from_training

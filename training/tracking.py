@@ -88,16 +88,25 @@ def experiment_id(client: MlflowClient, *, name: str = EXPERIMENT_NAME) -> str:
 
 
 def git_commit(root: Path = REPO_ROOT) -> str:
-    """HEAD's commit read from .git (no subprocess), or 'unknown'."""
+    """HEAD's commit read from .git (no subprocess), or 'unknown'. In a linked worktree `.git` is a file naming
+    the worktree's git directory, whose `commondir` holds the shared refs."""
     git = root / ".git"
     try:
+        if git.is_file():
+            pointer = git.read_text().strip()
+            if pointer.startswith("gitdir: "):
+                git = (root / pointer[len("gitdir: "):]).resolve()
+        common = git
+        if (git / "commondir").is_file():
+            common = (git / (git / "commondir").read_text().strip()).resolve()
         head = (git / "HEAD").read_text().strip()
         if not head.startswith("ref: "):
             return head
         ref = head[5:]
-        if (git / ref).is_file():
-            return (git / ref).read_text().strip()
-        packed = git / "packed-refs"
+        for base in (git, common):
+            if (base / ref).is_file():
+                return (base / ref).read_text().strip()
+        packed = common / "packed-refs"
         if packed.is_file():
             for line in packed.read_text().splitlines():
                 if line.endswith(" " + ref):

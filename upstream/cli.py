@@ -341,6 +341,11 @@ def features_cmd(
     extract_date: Annotated[str | None, typer.Option(
         help="The extract's date (YYYY-MM-DD): validation cut-off and label horizon limit. "
              "Default: the latest date in the extract.")] = None,
+    cluster: Annotated[str | None, typer.Option(
+        "--cluster", help="Build on the Dask cluster whose scheduler is at ADDRESS (e.g. tcp://host:8786); "
+                          "same table, built per partition of families (docs/scale.md).")] = None,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", help="Build on a local Dask cluster of N worker processes (1 thread each).")] = None,
     config: ConfigOption = None,
 ) -> None:
     """Build the point-in-time feature table: one row per child in the cohort per as-of date, with labels."""
@@ -349,13 +354,23 @@ def features_cmd(
     from features.timeline import parse_every, resolve_as_of
 
     cfg = _config(config)
+    if cluster is not None and workers is not None:
+        raise UpstreamError("give either --cluster ADDRESS or --workers N, not both")
     ext_date = _parse_date(extract_date, "--extract-date")
     dates = [_parse_date(d, "--as-of") for d in as_of or []]
     extract = load_extract(data, hubs=cfg.council.hub_names, extract_date=ext_date)
     as_of_dates = resolve_as_of(extract, cfg, as_of=dates, start=_parse_date(from_date, "--from"),
                                 end=_parse_date(to_date, "--to"), every_months=parse_every(every),
                                 extract_date=ext_date)
-    table = build_features(extract, as_of_dates, cfg, extract_date=ext_date)
+    if cluster is not None or workers is not None:
+        from features.distributed import build_features_dask, dask_client
+
+        with dask_client(cluster, workers=workers or 2) as client:
+            n = len(client.nthreads())
+            typer.echo(f"building on {n} Dask worker{'s' if n != 1 else ''} ({cluster or 'local cluster'})")
+            table = build_features_dask(extract, as_of_dates, cfg, client=client, extract_date=ext_date)
+    else:
+        table = build_features(extract, as_of_dates, cfg, extract_date=ext_date)
     write_parquet(table, out)
     labelled = table["label"].notna()
     typer.echo(f"{len(table):,} rows ({table['child_id'].nunique():,} children) x "
