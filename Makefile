@@ -51,7 +51,7 @@ demo: $(STAMP)
 	  echo "API example:  curl -H \"Authorization: Bearer $$token\" http://127.0.0.1:8000/api/hubs/Northfield/list" && \
 	  $(BIN)/python -c "from core.notice import DECISION_SUPPORT; print(DECISION_SUPPORT)"
 
-test: $(STAMP) browser-deps registry-deps
+test: $(STAMP) browser-deps
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/pytest
