@@ -61,6 +61,7 @@ class ScoringModel:
     version: str | None = None
     alias: str | None = None
     run_id: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)  # the version's tags (scenario, feeds, ...)
 
     @classmethod
     def from_loaded(cls, loaded: Any, *, alias: str | None = None) -> ScoringModel:
@@ -68,7 +69,7 @@ class ScoringModel:
         return cls(booster=loaded.booster, calibrator=loaded.calibrator, feature_names=list(loaded.feature_names),
                    num_iteration=getattr(loaded, "best_iteration", None), name=getattr(loaded, "name", "upstream-risk"),
                    version=None if getattr(loaded, "version", None) is None else str(loaded.version), alias=alias,
-                   run_id=getattr(loaded, "run_id", None))
+                   run_id=getattr(loaded, "run_id", None), tags=dict(getattr(loaded, "tags", None) or {}))
 
     @property
     def label(self) -> str:
@@ -396,6 +397,7 @@ def run_score(config: Config, *, out: str | Path, data: str | Path | None = None
     else:
         extract = features.load_extract(Path(data), hubs=config.council.hub_names)
     timings["load"] = time.perf_counter() - t0
+    extract = _scenario_extract(model, extract)
     last = extract.last_date
     if as_of is None:
         as_of = default_as_of(last)
@@ -410,6 +412,20 @@ def run_score(config: Config, *, out: str | Path, data: str | Path | None = None
     result.timings = {**timings, **result.timings}
     write_scoring(result, out, config, charts=charts)
     return result
+
+
+def _scenario_extract(model: ScoringModel, extract: Any) -> Any:
+    """The extract cut to the partner feeds the model was trained on; refused if it lacks one of them."""
+    from features.scenario import feeds_present, parse_feeds, restrict_to_feeds
+
+    if "feeds" not in model.tags:  # trained before scenarios were recorded: every event type, as before
+        return extract
+    needed = parse_feeds(model.tags["feeds"])
+    missing = [f for f in needed if f not in feeds_present(extract)]
+    if missing:
+        raise UpstreamError(f"{model.label} was trained with scenario '{model.tags.get('scenario', '?')}', which "
+                            f"needs partner feeds the extract does not have: {', '.join(missing)}")
+    return restrict_to_feeds(extract, needed)
 
 
 def load_model(config: Config, *, alias: str = "champion", tracking_uri: str | None = None) -> ScoringModel:

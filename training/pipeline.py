@@ -64,7 +64,7 @@ def read_truth(directory: Path) -> pd.DataFrame | None:
 
 def train_from_directory(data_dir: str | Path, config: Config, *, tune: bool = False,
                          tracking_uri: str | None = None, register: bool = True,
-                         log: Callable[[str], None] | None = None) -> TrainOutcome:
+                         log: Callable[[str], None] | None = None, scenario: str | None = None) -> TrainOutcome:
     """Load and validate the extract in `data_dir` (plus truth.parquet if present), then `train_from_extract`."""
     import features
 
@@ -73,11 +73,12 @@ def train_from_directory(data_dir: str | Path, config: Config, *, tune: bool = F
     extract = features.load_extract(directory, hubs=config.council.hub_names)
     truth = read_truth(directory)
     return train_from_extract(extract, config, truth=truth, tune=tune, tracking_uri=tracking_uri,
-                              register=register, log=log, load_seconds=time.perf_counter() - t0)
+                              register=register, log=log, load_seconds=time.perf_counter() - t0, scenario=scenario)
 
 
 def train_simulated(config: Config, *, tune: bool = False, tracking_uri: str | None = None,
-                    register: bool = True, log: Callable[[str], None] | None = None) -> TrainOutcome:
+                    register: bool = True, log: Callable[[str], None] | None = None,
+                    scenario: str | None = None) -> TrainOutcome:
     """Simulate the council described by `config.simulation` (the default data source) and train on it."""
     import features
     import synthetic
@@ -86,16 +87,26 @@ def train_simulated(config: Config, *, tune: bool = False, tracking_uri: str | N
     council = synthetic.simulate(config)
     extract = features.Extract(children=council.children, events=council.events, source=None)
     return train_from_extract(extract, config, truth=council.truth, tune=tune, tracking_uri=tracking_uri,
-                              register=register, log=log, load_seconds=time.perf_counter() - t0)
+                              register=register, log=log, load_seconds=time.perf_counter() - t0, scenario=scenario)
 
 
 def train_from_extract(extract, config: Config, *, truth: pd.DataFrame | None = None,  # noqa: ANN001
                        tune: bool = False, tracking_uri: str | None = None, register: bool = True,
-                       log: Callable[[str], None] | None = None, load_seconds: float = 0.0) -> TrainOutcome:
-    """Build point-in-time features over the training grid, train, evaluate and log to MLflow."""
+                       log: Callable[[str], None] | None = None, load_seconds: float = 0.0,
+                       scenario: str | None = None) -> TrainOutcome:
+    """Build point-in-time features over the training grid, train, evaluate and log to MLflow.
+
+    With a `scenario` (config `data_sharing.scenarios`) only the event types its agreements provide are used;
+    the version is tagged with the scenario and the partner feeds it was trained on (`feeds`), which scoring
+    checks and applies."""
     import features
+    from features.scenario import feeds_present, restrict
 
     say = log or (lambda _msg: None)
+    if scenario is not None:
+        extract = restrict(extract, config, scenario)
+    feeds = feeds_present(extract)
+    say(f"scenario: {scenario or 'all (no --scenario)'}; partner feeds used: {', '.join(feeds) or 'none'}")
     seconds: dict[str, float] = {"load": load_seconds}
     t0 = time.perf_counter()
     fingerprint = extract.fingerprint()
@@ -117,7 +128,8 @@ def train_from_extract(extract, config: Config, *, truth: pd.DataFrame | None = 
     t3 = time.perf_counter()
     say("logging to MLflow (metrics, plots, predictions, model)")
     logged = log_training(result, table_sample=table.head(1000), fingerprint=fingerprint, tune=tune,
-                          tracking_uri=tracking_uri, register=register)
+                          tracking_uri=tracking_uri, register=register,
+                          extra_tags={"scenario": scenario or "all", "feeds": ",".join(feeds)})
     seconds["mlflow"] = time.perf_counter() - t3
     seconds["total"] = load_seconds + time.perf_counter() - t0
     return TrainOutcome(result=result, run_id=str(logged["run_id"]), version=logged["version"],

@@ -111,19 +111,24 @@ def train(
                        "Default: simulate the council in the config.")] = None,
     config: ConfigOption = None,
     tune: Annotated[bool, typer.Option("--tune", help="Bounded hyperparameter search on validation.")] = False,
+    scenario: Annotated[str | None, typer.Option(
+        "--scenario", help="Data-sharing scenario (config data_sharing.scenarios): use only the event types its "
+                           "agreements provide; the version is tagged with it. Default: every event type.")] = None,
 ) -> None:
     """Train LightGBM with temporal splits, evaluate against baselines (and the oracle), log to MLflow."""
     from training.pipeline import summary, train_from_directory, train_simulated
 
     cfg = _config(config)
+    if scenario is not None:
+        cfg.data_sharing.event_types(scenario)  # an unknown name is refused before any slow step
 
     def say(msg: str) -> None:
         typer.echo(msg, err=True)
 
     if data is None:
-        outcome = train_simulated(cfg, tune=tune, log=say)
+        outcome = train_simulated(cfg, tune=tune, log=say, scenario=scenario)
     else:
-        outcome = train_from_directory(data, cfg, tune=tune, log=say)
+        outcome = train_from_directory(data, cfg, tune=tune, log=say, scenario=scenario)
     typer.echo(summary(outcome))
 
 
@@ -213,17 +218,25 @@ def features_cmd(
     extract_date: Annotated[str | None, typer.Option(
         help="The extract's date (YYYY-MM-DD): validation cut-off and label horizon limit. "
              "Default: the latest date in the extract.")] = None,
+    scenario: Annotated[str | None, typer.Option(
+        "--scenario", help="Data-sharing scenario (config data_sharing.scenarios): only the event types its "
+                           "agreements provide. Default: every event type.")] = None,
     config: ConfigOption = None,
 ) -> None:
     """Build the point-in-time feature table: one row per child in the cohort per as-of date, with labels."""
     from core.io import write_parquet
     from features import build_features, feature_columns, load_extract
+    from features.scenario import restrict
     from features.timeline import parse_every, resolve_as_of
 
     cfg = _config(config)
+    if scenario is not None:
+        cfg.data_sharing.event_types(scenario)  # an unknown name is refused before loading anything
     ext_date = _parse_date(extract_date, "--extract-date")
     dates = [_parse_date(d, "--as-of") for d in as_of or []]
     extract = load_extract(data, hubs=cfg.council.hub_names, extract_date=ext_date)
+    if scenario is not None:
+        extract = restrict(extract, cfg, scenario)
     as_of_dates = resolve_as_of(extract, cfg, as_of=dates, start=_parse_date(from_date, "--from"),
                                 end=_parse_date(to_date, "--to"), every_months=parse_every(every),
                                 extract_date=ext_date)
