@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # Age (whole years 0..17) effects on the log care-entry hazard: infants and adolescents highest.
-_AGE_ENTRY = (3.35, 1.05, 0.65, 0.45, 0.25, -0.60, -0.70, -0.70, -0.65, -0.60,
-              -0.55, -0.40, -0.20, 0.00, 0.10, 0.10, -0.10, -0.60)
+_AGE_ENTRY = (3.30, 1.00, 0.60, 0.40, 0.20, -0.42, -0.52, -0.52, -0.47, -0.42,
+              -0.37, -0.22, -0.02, 0.18, 0.28, 0.28, 0.08, -0.42)
 # A&E attendance base rate per month by age in years.
 _AGE_AE = (0.116, 0.084, 0.084, 0.061, 0.055, 0.044, 0.042, 0.042, 0.042, 0.042,
            0.044, 0.051, 0.055, 0.061, 0.069, 0.076, 0.078, 0.078)
@@ -63,7 +63,7 @@ class Mechanism:
     behaviour_exit: float = 0.04
 
     # --- entering and leaving care ------------------------------------------------------------------
-    entry_base: float = -10.58               # log hazard intercept
+    entry_base: float = -10.66               # log hazard intercept
     entry_harm: float = 1.05
     entry_age: tuple[float, ...] = _AGE_ENTRY
     entry_cp: float = 2.15
@@ -77,7 +77,7 @@ class Mechanism:
     care_exit_rate: float = 0.0235
     care_exit_infant: float = 0.036        # adoption for those who came in as infants
     # category of need weights: N1..N8 base, plus drivers
-    need_base: tuple[float, ...] = (7.0, 0.0, 0.0, 0.25, 0.30, 0.0, 0.03, 0.05)
+    need_base: tuple[float, ...] = (8.2, 0.0, 0.0, 0.25, 0.30, 0.0, 0.03, 0.05)
     need_disability: float = 2.5
     need_parent_illness: float = 0.45
     need_housing: float = 0.5
@@ -111,7 +111,7 @@ class Mechanism:
     contact_homeless: float = 0.50
     contact_absence: float = 0.08
     contact_exclusion: float = 0.20
-    contact_direct: tuple[float, float] = (-4.85, 0.5)         # other contacts: log rate a + b * H
+    contact_direct: tuple[float, float] = (-4.95, 0.6)         # other contacts: log rate a + b * H
     # sources of direct contacts: police, school, health, la_services, individual, housing, other, unknown
     direct_sources: tuple[float, ...] = (0.06, 0.24, 0.05, 0.22, 0.16, 0.03, 0.18, 0.06)
 
