@@ -397,8 +397,8 @@ def run_score(config: Config, *, out: str | Path, data: str | Path | None = None
     else:
         extract = features.load_extract(Path(data), hubs=config.council.hub_names)
     timings["load"] = time.perf_counter() - t0
+    last = extract.last_date  # the extract's date, whatever the model's scenario leaves out
     extract = _scenario_extract(model, extract)
-    last = extract.last_date
     if as_of is None:
         as_of = default_as_of(last)
     elif as_of > last:

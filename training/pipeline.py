@@ -103,6 +103,7 @@ def train_from_extract(extract, config: Config, *, truth: pd.DataFrame | None = 
     from features.scenario import feeds_present, restrict
 
     say = log or (lambda _msg: None)
+    last = extract.last_date  # the extract's date, whatever the scenario leaves out
     if scenario is not None:
         extract = restrict(extract, config, scenario)
     feeds = feeds_present(extract)
@@ -111,18 +112,18 @@ def train_from_extract(extract, config: Config, *, truth: pd.DataFrame | None = 
     t0 = time.perf_counter()
     fingerprint = extract.fingerprint()
     say(f"extract: {len(extract.children):,} children, {len(extract.events):,} events, "
-        f"last date {extract.last_date:%Y-%m-%d}, fingerprint {fingerprint}"
+        f"last date {last:%Y-%m-%d}, fingerprint {fingerprint}"
         + ("; simulator truth found (oracle metrics on)" if truth is not None else ""))
 
     t1 = time.perf_counter()
-    dates = training_grid(extract, config)
-    table = features.build_features(extract, dates, config)
+    dates = training_grid(extract, config, extract_date=last)
+    table = features.build_features(extract, dates, config, extract_date=last)
     seconds["features"] = time.perf_counter() - t1
     say(f"features: {len(table):,} rows x {len(features.feature_columns(config))} inputs over {len(dates)} "
         f"as-of dates {dates[0]:%Y-%m-%d}..{dates[-1]:%Y-%m-%d} ({seconds['features']:.0f}s)")
 
     t2 = time.perf_counter()
-    result = fit_evaluate(table, config, truth=truth, extract_date=extract.last_date, tune=tune, log=say)
+    result = fit_evaluate(table, config, truth=truth, extract_date=last, tune=tune, log=say)
     seconds["train"] = time.perf_counter() - t2
 
     t3 = time.perf_counter()

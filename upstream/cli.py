@@ -236,6 +236,7 @@ def features_cmd(
     dates = [_parse_date(d, "--as-of") for d in as_of or []]
     extract = load_extract(data, hubs=cfg.council.hub_names, extract_date=ext_date)
     if scenario is not None:
+        ext_date = ext_date if ext_date is not None else extract.last_date  # not moved by what the scenario drops
         extract = restrict(extract, cfg, scenario)
     as_of_dates = resolve_as_of(extract, cfg, as_of=dates, start=_parse_date(from_date, "--from"),
                                 end=_parse_date(to_date, "--to"), every_months=parse_every(every),

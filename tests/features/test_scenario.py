@@ -82,3 +82,20 @@ def test_scoring_refuses_a_model_whose_feeds_the_extract_lacks(tmp_path, tiny) -
     assert feeds_present(cut) == ("police", "schools", "health")
     old = dataclasses.replace(model, tags={})  # versions from before scenarios: every event type, as before
     assert _scenario_extract(old, no_health) is no_health
+
+
+def test_cli_features_with_a_scenario(tmp_path) -> None:  # noqa: ANN001
+    from typer.testing import CliRunner
+
+    from upstream.cli import app
+
+    out = tmp_path / "f.parquet"
+    bad = CliRunner().invoke(app, ["features", "--data", str(TINY), "--out", str(out), "--scenario", "nope"])
+    assert isinstance(bad.exception, ConfigError) and "unknown scenario 'nope'" in str(bad.exception)
+    assert not out.exists()
+    ok = CliRunner().invoke(app, ["features", "--data", str(TINY), "--out", str(out), "--as-of", "2016-04-30",
+                                  "--scenario", "police"])
+    assert ok.exit_code == 0, ok.output
+    table = pd.read_parquet(out)
+    assert table["n_ae_attendance_ever"].fillna(0).eq(0).all()  # health is not in the police scenario
+    assert "n_missing_episode_ever" in table and len(table) > 0
