@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
+from core.contract import FEEDS, PARTNER_EVENT_TYPES, SOCIAL_CARE_EVENT_TYPES
 from core.errors import ConfigError, key_path
 
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
@@ -181,6 +182,56 @@ class MonitoringConfig(_Frozen):
             raise ValueError("psi_watch must be below psi_alert")
         return self
 
+# Share of each partner agency's events that reach the council's extract with a child or family key: the reasoning
+# for each default is in docs/simulator.md ("Linkage"). The simulator applies it when recording, never to the
+# hidden state, so the oracle's p_true does not depend on it.
+DEFAULT_LINKAGE: dict[str, float] = {
+    "domestic_abuse_notification": 0.85, "missing_episode": 0.80, "youth_offence": 0.75,
+    "school_persistent_absence": 0.95, "school_exclusion": 0.95,
+    "ae_attendance": 0.15, "health_visitor_concern": 0.50,
+    "adult_mental_health": 0.30, "adult_substance_misuse": 0.35, "homelessness": 0.70,
+}
+DEFAULT_SCENARIOS: dict[str, tuple[str, ...]] = {
+    "social_care_only": (),
+    "police": ("police",),
+    "police_schools": ("police", "schools"),
+    "police_schools_health": ("police", "schools", "health"),
+    "full": ("police", "schools", "health", "adult_services_housing"),
+}
+
+
+class DataSharingConfig(_Frozen):
+    """Partner feeds: how well each is linked (simulated councils) and which ones each scenario's agreements give."""
+
+    linkage: dict[str, Probability] = Field(default_factory=lambda: dict(DEFAULT_LINKAGE))
+    scenarios: dict[str, tuple[str, ...]] = Field(default_factory=lambda: dict(DEFAULT_SCENARIOS))
+
+    @field_validator("scenarios", mode="before")
+    @classmethod
+    def _lists_to_tuples(cls, v: object) -> object:
+        return {k: tuple(x) if isinstance(x, list) else x for k, x in v.items()} if isinstance(v, dict) else v
+
+    @model_validator(mode="after")
+    def _known_names(self) -> DataSharingConfig:
+        unknown = sorted(set(self.linkage) - set(PARTNER_EVENT_TYPES))
+        if unknown:
+            raise ValueError(f"linkage: not partner event types: {', '.join(unknown)}")
+        missing = sorted(set(PARTNER_EVENT_TYPES) - set(self.linkage))
+        if missing:
+            raise ValueError(f"linkage: no rate for {', '.join(missing)}")
+        for name, feeds in self.scenarios.items():
+            bad = sorted(set(feeds) - set(FEEDS))
+            if bad:
+                raise ValueError(f"scenario '{name}': unknown feeds {', '.join(bad)} (known: {', '.join(FEEDS)})")
+        return self
+
+    def event_types(self, scenario: str) -> tuple[str, ...]:
+        """Every event type a scenario's extract holds: social care's own records plus its partner feeds."""
+        if scenario not in self.scenarios:
+            raise ConfigError(f"unknown scenario '{scenario}' (configured: {', '.join(self.scenarios)})")
+        partner = {t for feed in self.scenarios[scenario] for t in FEEDS[feed]}
+        return SOCIAL_CARE_EVENT_TYPES + tuple(t for t in PARTNER_EVENT_TYPES if t in partner)
+
 
 class Config(_Frozen):
     council: CouncilConfig
@@ -191,6 +242,7 @@ class Config(_Frozen):
     serving: ServingConfig = ServingConfig()
     simulation: SimulationConfig = SimulationConfig()
     monitoring: MonitoringConfig = MonitoringConfig()
+    data_sharing: DataSharingConfig = DataSharingConfig()
 
     def config_hash(self) -> str:
         """A short stable hash of the resolved config, recorded with every model."""

@@ -438,7 +438,8 @@ def run_score(config: Config, *, out: str | Path, data: str | Path | Callable[[]
     t0 = time.perf_counter()
     extract = data() if callable(data) else features.load_extract(Path(data), hubs=config.council.hub_names)
     timings["load"] = time.perf_counter() - t0
-    last = extract.last_date
+    last = extract.last_date  # the extract's date, whatever the model's scenario leaves out
+    extract = _scenario_extract(model, extract)
     if as_of is None:
         as_of = month_end_on_or_before(last)
     elif as_of > last:
@@ -452,6 +453,20 @@ def run_score(config: Config, *, out: str | Path, data: str | Path | Callable[[]
     result.timings = {**timings, **result.timings}
     write_scoring(result, out, config, charts=charts)
     return result
+
+
+def _scenario_extract(model: RiskModel, extract: Any) -> Any:
+    """The extract cut to the partner feeds the model was trained on; refused if it lacks one of them."""
+    from features.scenario import feeds_present, parse_feeds, restrict_to_feeds
+
+    if "feeds" not in model.tags:  # trained before scenarios were recorded: every event type, as before
+        return extract
+    needed = parse_feeds(model.tags["feeds"])
+    missing = [f for f in needed if f not in feeds_present(extract)]
+    if missing:
+        raise UpstreamError(f"{model.label} was trained with scenario '{model.tags.get('scenario', '?')}', which "
+                            f"needs partner feeds the extract does not have: {', '.join(missing)}")
+    return restrict_to_feeds(extract, needed)
 
 
 def load_model(config: Config, *, alias: str = "champion", tracking_uri: str | None = None) -> RiskModel:

@@ -161,7 +161,7 @@ def _params(result: Any, *, fingerprint: str, tune: bool) -> dict[str, Any]:
 
 def log_training(result: Any, *, table_sample: pd.DataFrame, fingerprint: str, tune: bool = False,
                  tracking_uri: str | None = None, register: bool = True, plots: bool = True,
-                 run_name: str | None = None) -> dict[str, str | None]:
+                 run_name: str | None = None, extra_tags: dict[str, str] | None = None) -> dict[str, str | None]:
     """Log one training run and (by default) register the model as a new version with alias `challenger`.
 
     Returns {"run_id", "version", "model_uri", "tracking_uri"}.
@@ -172,7 +172,8 @@ def log_training(result: Any, *, table_sample: pd.DataFrame, fingerprint: str, t
     name = config.model.registered_name
     tags = {"data_fingerprint": fingerprint, "config_hash": config.config_hash(), "git_commit": git_commit(),
             "feature_set_version": config.features.version,
-            "test_period": f"{result.split.test[0]:%Y-%m-%d}..{result.split.test[-1]:%Y-%m-%d}"}
+            "test_period": f"{result.split.test[0]:%Y-%m-%d}..{result.split.test[-1]:%Y-%m-%d}",
+            **(extra_tags or {})}  # e.g. the data-sharing scenario and its partner feeds
     with using_store(tracking_uri) as client, tempfile.TemporaryDirectory(prefix="upstream-train-") as tmp:
         out = Path(tmp)
         exp = experiment_id(client)

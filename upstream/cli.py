@@ -189,11 +189,16 @@ def train(
                        "Default: simulate the council in the config.")] = None,
     config: ConfigOption = None,
     tune: Annotated[bool, typer.Option("--tune", help="Bounded hyperparameter search on validation.")] = False,
+    scenario: Annotated[str | None, typer.Option(
+        "--scenario", help="Data-sharing scenario (config data_sharing.scenarios): use only the event types its "
+                           "agreements provide; the version is tagged with it. Default: every event type.")] = None,
 ) -> None:
     """Train LightGBM with temporal splits, evaluate against baselines (and the oracle), log to MLflow."""
     from training.pipeline import summary, train_from_directory, train_from_extract
 
     cfg = _config(config)
+    if scenario is not None:
+        cfg.data_sharing.event_types(scenario)  # an unknown name is refused before any slow step
 
     def say(msg: str) -> None:
         typer.echo(msg, err=True)
@@ -204,9 +209,9 @@ def train(
         t0 = time.perf_counter()
         extract, truth = _simulated(cfg)
         outcome = train_from_extract(extract, cfg, truth=truth, tune=tune, log=say,
-                                     load_seconds=time.perf_counter() - t0)
+                                     load_seconds=time.perf_counter() - t0, scenario=scenario)
     else:
-        outcome = train_from_directory(data, cfg, tune=tune, log=say)
+        outcome = train_from_directory(data, cfg, tune=tune, log=say, scenario=scenario)
     typer.echo(summary(outcome))
 
 
@@ -346,19 +351,28 @@ def features_cmd(
                           "same table, built per partition of families (docs/scale.md).")] = None,
     workers: Annotated[int | None, typer.Option(
         "--workers", help="Build on a local Dask cluster of N worker processes (1 thread each).")] = None,
+    scenario: Annotated[str | None, typer.Option(
+        "--scenario", help="Data-sharing scenario (config data_sharing.scenarios): only the event types its "
+                           "agreements provide. Default: every event type.")] = None,
     config: ConfigOption = None,
 ) -> None:
     """Build the point-in-time feature table: one row per child in the cohort per as-of date, with labels."""
     from core.io import write_parquet
     from features import build_features, feature_columns, load_extract
+    from features.scenario import restrict
     from features.timeline import parse_every, resolve_as_of
 
     cfg = _config(config)
     if cluster is not None and workers is not None:
         raise UpstreamError("give either --cluster ADDRESS or --workers N, not both")
+    if scenario is not None:
+        cfg.data_sharing.event_types(scenario)  # an unknown name is refused before loading anything
     ext_date = _parse_date(extract_date, "--extract-date")
     dates = [_parse_date(d, "--as-of") for d in as_of or []]
     extract = load_extract(data, hubs=cfg.council.hub_names, extract_date=ext_date)
+    if scenario is not None:
+        ext_date = ext_date if ext_date is not None else extract.last_date  # not moved by what the scenario drops
+        extract = restrict(extract, cfg, scenario)
     as_of_dates = resolve_as_of(extract, cfg, as_of=dates, start=_parse_date(from_date, "--from"),
                                 end=_parse_date(to_date, "--to"), every_months=parse_every(every),
                                 extract_date=ext_date)
