@@ -204,12 +204,8 @@ class DataSharingConfig(_Frozen):
     """Partner feeds: how well each is linked (simulated councils) and which ones each scenario's agreements give."""
 
     linkage: dict[str, Probability] = Field(default_factory=lambda: dict(DEFAULT_LINKAGE))
-    scenarios: dict[str, tuple[str, ...]] = Field(default_factory=lambda: dict(DEFAULT_SCENARIOS))
-
-    @field_validator("scenarios", mode="before")
-    @classmethod
-    def _lists_to_tuples(cls, v: object) -> object:
-        return {k: tuple(x) if isinstance(x, list) else x for k, x in v.items()} if isinstance(v, dict) else v
+    scenarios: dict[str, Annotated[tuple[str, ...], FromList]] = Field(
+        default_factory=lambda: dict(DEFAULT_SCENARIOS))
 
     @model_validator(mode="after")
     def _known_names(self) -> DataSharingConfig:
