@@ -252,10 +252,11 @@ def read_extract(directory: str | Path) -> Extract:
 def load_extract(directory: str | Path, *, hubs: tuple[str, ...], extract_date: pd.Timestamp | None = None
                  ) -> Extract:
     """Read and strictly validate an extract; refuse it (ContractError, every rule named) if it breaks the contract."""
-    from features.validation import validate_raw
+    from features.validation import empty_tables, validate_raw
 
     raw = read_raw(directory)
     report = validate_raw(raw, hubs=hubs, extract_date=extract_date)
+    report.fatal.extend(empty_tables(raw))
     if not report.ok:
         raise ContractError(report.error_text())
     return report.extract(source=Path(directory))
