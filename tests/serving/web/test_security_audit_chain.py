@@ -135,3 +135,22 @@ def test_old_unchained_database_is_migrated(tmp_path: Path) -> None:
     store.add_user("bo", "governance")
     store.log_access(ANA, "POST /api/score", family_ids=["F9"], kind=POSTED)
     assert store.verify_audit().ok and store.verify_audit().rows == 3
+
+
+def test_service_start_and_governance_page_check_the_chain(tmp_path: Path, build_app) -> None:  # noqa: ANN001
+    from fastapi.testclient import TestClient
+
+    db = tmp_path / "serve.db"
+    app, store, _host, tokens = build_app(db)
+    with TestClient(app) as client:
+        assert client.get("/health/ready").json()["audit_log_intact"] is True
+    store.log_access(ANA, "GET /api/hubs/Northfield/list", family_ids=["F1"])
+    store.log_access(ANA, "GET /api/hubs/Northfield/list", family_ids=["F2"])
+    _sql(db, *UNLOCK, "DELETE FROM audit_log WHERE id = 1")
+    with TestClient(app) as client:
+        assert client.get("/health/ready").json()["audit_log_intact"] is False
+        form = client.get("/signin")
+        csrf = form.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+        client.post("/signin", data={"token": tokens["gov"], "csrf_token": csrf})
+        page = client.get("/governance")
+        assert page.status_code == 200 and "tampered with" in page.text and "BROKEN at row 2" in page.text

@@ -19,6 +19,8 @@ class Readiness(Strict):
     reload_error: str | None = Field(description="the last failed load; the previous model keeps serving")
     scores_as_of: str | None
     scores_error: str | None
+    audit_log_intact: bool | None = Field(None, description="the audit log's hash chain at start-up (None: not "
+                                                                "checked yet); see the governance page")
     notice: str = NOTICE
 
 
