@@ -17,28 +17,16 @@ from sqlalchemy import update
 
 from core.config import Config, SecurityConfig
 from serving.scoring import ScoringModel
-from serving.web.api.app import create_app
 from serving.web.api.errors import PayloadLimit
-from serving.web.api.scores import ScoresRepository
-from serving.web.model_host import ModelHost, StaticLoader
 from serving.web.store import POSTED, READ, Store, User, _now
-from tests.serving.web.conftest import Web, hosted, make_store
-
-
-def _web(tmp_path: Path, config: Config, s_model: ScoringModel, scores_dir: Path) -> Iterator[Web]:
-    store, tokens = make_store(f"sqlite:///{tmp_path / 'serve.db'}", config)
-    host = ModelHost(StaticLoader(hosted(s_model)), interval_seconds=3600)
-    host.check()
-    app = create_app(config, store=store, host=host, scores=ScoresRepository(scores_dir), start_reload=False)
-    with TestClient(app) as client:
-        yield Web(client=client, store=store, host=host, config=config, tokens=tokens)
+from tests.serving.web.conftest import Web, serve_web
 
 
 @pytest.fixture
 def strict_web(tmp_path: Path, s_config: Config, s_model: ScoringModel, scores_dir: Path) -> Iterator[Web]:
     """Small limits: 4 refusals a minute, 3 failed sign-ins."""
     cfg = s_config.model_copy(update={"security": SecurityConfig(failure_limit=4, signin_lockout_attempts=3)})
-    yield from _web(tmp_path, cfg, s_model, scores_dir)
+    yield from serve_web(tmp_path, cfg, s_model, scores_dir)
 
 
 def _other_hub_family(web: Web, hub: str = "Riverside") -> str:
@@ -186,7 +174,7 @@ def test_docs_off_by_default(web: Web) -> None:
 def test_docs_when_enabled_signed_in_local_assets_no_inline_script(tmp_path: Path, s_config: Config,
                                                                    s_model: ScoringModel, scores_dir: Path) -> None:
     cfg = s_config.model_copy(update={"security": SecurityConfig(api_docs=True)})
-    for web in _web(tmp_path, cfg, s_model, scores_dir):
+    for web in serve_web(tmp_path, cfg, s_model, scores_dir):
         assert web.client.get("/docs", follow_redirects=False).status_code == 303  # not signed in
         assert _signin(web.client, web.tokens["ds"]).status_code == 303
         page = web.client.get("/docs")
