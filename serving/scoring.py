@@ -413,10 +413,18 @@ def run_score(config: Config, *, out: str | Path, data: str | Path | None = None
 
 
 def load_model(config: Config, *, alias: str = "champion", tracking_uri: str | None = None) -> ScoringModel:
-    """The registered model behind an alias (or a version number), ready for scoring."""
+    """The registered model behind an alias (or a version number), ready for scoring.
+
+    It is proven loadable in a child process first (checksums, load, smoke prediction): a malformed model
+    that would abort this process (LightGBM cannot be caught) is reported as a one-line UpstreamError."""
+    from training.loadcheck import check_loadable
     from training.registry import load_version
 
-    loaded = load_version(alias, name=config.model.registered_name, tracking_uri=tracking_uri)
+    check = check_loadable(alias, name=config.model.registered_name, tracking_uri=tracking_uri)
+    if not check.ok:
+        raise UpstreamError(f"--alias {alias}: the model cannot be used: {check.detail}")
+    # exactly the version that was checked, even if the alias has moved since
+    loaded = load_version(check.version, name=config.model.registered_name, tracking_uri=tracking_uri)
     return ScoringModel.from_loaded(loaded, alias=alias if not str(alias).isdigit() else None)
 
 

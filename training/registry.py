@@ -205,6 +205,10 @@ def promote(config: Config, *, reason: str, version: str | int | None = None, ov
             champion = {k: _metric(client.get_run(champ_mv.run_id).data.metrics, k) for k in KEY_METRICS}
         verdict = (mv.tags or {}).get("fairness_verdict")
         checks = _check_gates(config, candidate, champion, verdict=verdict, override_fairness=override_fairness)
+        # a champion must be loadable: run FINISHED, provenance tags, checksums, load + smoke prediction (child)
+        from training.loadcheck import promotion_checks
+
+        checks += promotion_checks(client, name, target, tracking_uri=client.tracking_uri)
         if champion is not None and (mv.tags or {}).get("test_period") != \
                 (client.get_model_version(name, current).tags or {}).get("test_period"):
             checks.append("note: the champion was tested on a different period; PR-AUCs are not like for like")

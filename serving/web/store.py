@@ -140,6 +140,14 @@ class Decision(Base):
     previously_known: Mapped[bool | None] = mapped_column(nullable=True)
 
 
+class ServiceState(Base):
+    """Small facts the service keeps across restarts (the last model version that loaded)."""
+
+    __tablename__ = "service_state"
+    key: Mapped[str] = mapped_column(String(50), primary_key=True)
+    value: Mapped[str] = mapped_column(String(300))
+
+
 @dataclass(frozen=True)
 class DecisionRecord:
     at: datetime
@@ -548,6 +556,20 @@ class Store:
                     fh.write(json.dumps(entry) + "\n")
                 n += 1
         return n
+
+    # --- service state -----------------------------------------------------------------------------
+    def get_state(self, key: str) -> str | None:
+        with self.session() as s:
+            row = s.get(ServiceState, key)
+            return None if row is None else row.value
+
+    def set_state(self, key: str, value: str) -> None:
+        with self.session() as s, s.begin():
+            row = s.get(ServiceState, key)
+            if row is None:
+                s.add(ServiceState(key=key, value=value))
+            else:
+                row.value = value
 
     # --- security log --------------------------------------------------------------------------------
     def log_refusal(self, *, kind: str, status: int, method: str, path: str, client: str | None = None,

@@ -26,6 +26,7 @@ from serving.web.model_host import MlflowChampionLoader, ModelHost
 from serving.web.store import Store
 
 log = logging.getLogger("upstream.serving")
+LAST_LOADED = "last_loaded_model_version"  # serving-database key: the version to fall back to at start-up
 
 DESCRIPTION = f"""Risk lists, explanations and family scoring for locality hub leads; aggregates for governance.
 
@@ -85,7 +86,9 @@ def create_app(config: Config, *, store: Store | None = None, host: ModelHost | 
 
     store = store or Store(config.serving.database_url, token_days=config.security.token_days)
     host = host or ModelHost(MlflowChampionLoader(config.model.registered_name, tracking_uri=tracking_uri),
-                             interval_seconds=config.serving.reload_interval_seconds)
+                             interval_seconds=config.serving.reload_interval_seconds,
+                             remember=lambda v: store.set_state(LAST_LOADED, v),
+                             last_loaded=lambda: store.get_state(LAST_LOADED))
     scores = scores or ScoresRepository(Path(config.serving.scores_dir))
     throttle = Throttle(config.security)
     state = AppState(config=config, store=store, host=host, scores=scores, throttle=throttle)
