@@ -10,7 +10,7 @@ from pathlib import Path
 DEFAULT_CACHE = Path(tempfile.gettempdir()) / "upstream-bench-council"
 
 
-def cached_default_council(config, cache: Path = DEFAULT_CACHE) -> Path:  # noqa: ANN001 - upstream Config
+def cached_default_council(config, cache: Path = DEFAULT_CACHE) -> Path:
     """The directory holding the default council's tables, simulating it first if the cache is empty.
 
     The simulation time is reported on stderr and is never part of a benchmark's figures."""

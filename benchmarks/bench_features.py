@@ -106,7 +106,7 @@ def load_input(cache: Path, use_random: bool) -> tuple[Extract, str]:
     kind = "random"
     if not use_random:
         try:
-            from synthetic import simulate  # noqa: F401
+            from synthetic import simulate
             kind = "simulated"
         except ImportError:
             print("synthetic.simulate not available: using a random history of realistic size")

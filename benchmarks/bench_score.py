@@ -24,15 +24,16 @@ from _council import DEFAULT_CACHE, cached_default_council
 TARGET_SECONDS = 60.0
 
 
-def _quick_model(extract, config):  # noqa: ANN001, ANN202 - features.Extract, upstream.Config -> ScoringModel
+def _quick_model(extract, config):
     """A small LightGBM + Platt calibrator on four labelled quarterly dates (for timing, not for use)."""
     import lightgbm as lgb
 
     import features
-    from serving.scoring import ScoringModel, default_as_of
+    from features.timeline import month_end_on_or_before
     from training.calibration import MarginCalibrator
+    from training.model import RiskModel
 
-    end = default_as_of(extract.last_date) - pd.DateOffset(months=config.outcome.horizon_months)
+    end = month_end_on_or_before(extract.last_date) - pd.DateOffset(months=config.outcome.horizon_months)
     dates = [(end - pd.DateOffset(months=3 * k)) + pd.offsets.MonthEnd(0) for k in range(4)]
     table = features.build_features(extract, dates, config)
     table = table[table["label"].notna()]
@@ -42,8 +43,8 @@ def _quick_model(extract, config):  # noqa: ANN001, ANN202 - features.Extract, u
               "verbosity": -1, "seed": 1}
     booster = lgb.train(params, lgb.Dataset(table[cols].astype("float64"), label=y), num_boost_round=150)
     margin = booster.predict(table[cols].astype("float64"), raw_score=True)
-    return ScoringModel(booster=booster, calibrator=MarginCalibrator("platt").fit(margin, y), feature_names=cols,
-                        name="quick-benchmark-model", version="0")
+    return RiskModel(booster=booster, calibrator=MarginCalibrator("platt").fit(margin, y), feature_names=cols,
+                     name="quick-benchmark-model", version="0")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -48,7 +48,7 @@ def small_config(children: int) -> dict:
     return data
 
 
-def train_champion(config, tracking_uri: str) -> tuple[str, object]:  # noqa: ANN001 - Config
+def train_champion(config, tracking_uri: str) -> tuple[str, object]:
     """Simulate a small council, train and register a model, and point `champion` at it (no gates: a benchmark)."""
     import features
     import synthetic
@@ -64,7 +64,7 @@ def train_champion(config, tracking_uri: str) -> tuple[str, object]:  # noqa: AN
     return str(outcome.version), extract
 
 
-def pick_family(extract, config) -> tuple[dict, dict]:  # noqa: ANN001
+def pick_family(extract, config) -> tuple[dict, dict]:
     """A family with several children and a real history: its /api/score body and one feature row for MLflow."""
     import features
 
@@ -179,7 +179,7 @@ def main() -> None:
         sys.exit("wrk is not installed: apt-get install -y wrk")
 
     from core.config import parse_config
-    from serving.web.store import Store
+    from serving.web.data import Store
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-serve-"))
     cfg_data = small_config(args.children)

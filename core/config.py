@@ -8,13 +8,24 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from core.errors import ConfigError, key_path
 
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
 
 PositiveInt = Annotated[int, Field(gt=0)]
+
+
+def _as_tuple(value: object) -> object:
+    """YAML gives lists; the frozen models hold tuples (a list of lists becomes a tuple of tuples)."""
+    if isinstance(value, list):
+        return tuple(_as_tuple(v) for v in value)
+    return value
+
+
+# Marks a tuple field that may be given as a YAML list.
+FromList = BeforeValidator(_as_tuple)
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
@@ -29,12 +40,7 @@ class Hub(_Frozen):
 
 class CouncilConfig(_Frozen):
     name: str = "Simulated City Council"
-    hubs: Annotated[tuple[Hub, ...], Field(min_length=1)]
-
-    @field_validator("hubs", mode="before")
-    @classmethod
-    def _list_to_tuple(cls, v: object) -> object:
-        return tuple(v) if isinstance(v, list) else v
+    hubs: Annotated[tuple[Hub, ...], Field(min_length=1), FromList]
 
     @model_validator(mode="after")
     def _unique_hub_names(self) -> CouncilConfig:
@@ -54,14 +60,9 @@ class CouncilConfig(_Frozen):
 
 class FeaturesConfig(_Frozen):
     version: str = "1"
-    windows_months: Annotated[tuple[PositiveInt, ...], Field(min_length=1)] = (3, 6, 12, 24)
+    windows_months: Annotated[tuple[PositiveInt, ...], Field(min_length=1), FromList] = (3, 6, 12, 24)
     every_months: PositiveInt = 3
     history_years: PositiveInt = 5
-
-    @field_validator("windows_months", mode="before")
-    @classmethod
-    def _list_to_tuple(cls, v: object) -> object:
-        return tuple(v) if isinstance(v, list) else v
 
 
 class OutcomeConfig(_Frozen):
@@ -95,23 +96,16 @@ class ModelConfig(_Frozen):
 
 
 class FairnessConfig(_Frozen):
-    groups: tuple[str, ...] = (
+    groups: Annotated[tuple[str, ...], FromList] = (
         "ethnic_group", "ethnicity", "sex", "disability", "age_band", "deprivation_quintile", "hub",
         "previously_known",
     )
-    intersections: tuple[tuple[str, str], ...] = (("ethnic_group", "sex"), ("age_band", "hub"))
+    intersections: Annotated[tuple[tuple[str, str], ...], FromList] = (("ethnic_group", "sex"), ("age_band", "hub"))
     reference_groups: dict[str, str] = Field(default_factory=dict)
-    band: tuple[Annotated[float, Field(gt=0.0)], Annotated[float, Field(gt=0.0)]] = (0.8, 1.25)
+    band: Annotated[tuple[Annotated[float, Field(gt=0.0)], Annotated[float, Field(gt=0.0)]], FromList] = (0.8, 1.25)
     bootstrap_replicates: PositiveInt = 200
     small_cell_threshold: PositiveInt = 10
     top_share: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.02
-
-    @field_validator("groups", "intersections", "band", mode="before")
-    @classmethod
-    def _list_to_tuple(cls, v: object) -> object:
-        if isinstance(v, list):
-            return tuple(tuple(x) if isinstance(x, list) else x for x in v)
-        return v
 
     @model_validator(mode="after")
     def _band_ordered(self) -> FairnessConfig:
@@ -132,7 +126,7 @@ class ServingConfig(_Frozen):
     # The latest `upstream score` output that the service reads.
     scores_dir: str = "demo_output/scores"
     list_probability_threshold: Probability = 0.5
-    risk_bands: tuple[RiskBand, ...] = (
+    risk_bands: Annotated[tuple[RiskBand, ...], FromList] = (
         RiskBand(name="very high", min=0.3),
         RiskBand(name="high", min=0.1),
         RiskBand(name="raised", min=0.03),
@@ -140,11 +134,6 @@ class ServingConfig(_Frozen):
     )
     max_payload_bytes: PositiveInt = 1_000_000
     reload_interval_seconds: PositiveInt = 30
-
-    @field_validator("risk_bands", mode="before")
-    @classmethod
-    def _list_to_tuple(cls, v: object) -> object:
-        return tuple(v) if isinstance(v, list) else v
 
     def band_for(self, probability: float) -> str:
         """The name of the highest band whose lower bound the probability reaches."""
@@ -234,7 +223,22 @@ def parse_config(data: object, *, source: str = "<config>") -> Config:
 
 
 def load_config(path: str | Path | None = None) -> Config:
-    """Load and validate a YAML config; the default is configs/default.yaml in the checkout."""
+    """Load and validate a YAML config; the default is configs/default.yaml in the checkout.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        The YAML file.
+
+    Returns
+    -------
+    Config
+
+    Raises
+    ------
+    ConfigError
+        Naming the key path of the first problem.
+    """
     path = Path(path) if path is not None else DEFAULT_CONFIG_PATH
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")

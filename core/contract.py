@@ -48,10 +48,8 @@ PARTNER_EVENT_TYPES: Final = (
 EVENT_TYPES: Final = SOCIAL_CARE_EVENT_TYPES + PARTNER_EVENT_TYPES
 # Episodes carry an end_date (null while open); other events are points in time.
 EPISODE_EVENT_TYPES: Final = ("cin_plan", "cp_plan", "early_help", "looked_after")
-# Records that make a child "previously known" to children's social care.
-KNOWN_TO_SOCIAL_CARE_TYPES: Final = (
-    "contact", "referral", "assessment", "section_47", "cin_plan", "cp_plan", "early_help", "looked_after",
-)
+# Records that make a child "previously known" to children's social care: any social care record.
+KNOWN_TO_SOCIAL_CARE_TYPES: Final = SOCIAL_CARE_EVENT_TYPES
 SOURCES: Final = ("police", "school", "health", "la_services", "individual", "housing", "other", "unknown")
 # Event types whose `source` says who reported it; for the rest source must be null.
 SOURCED_EVENT_TYPES: Final = ("contact", "referral")
@@ -89,14 +87,3 @@ NULLABLE: Final[dict[str, frozenset[str]]] = {"children": CHILDREN_NULLABLE, "ev
 def ethnic_group(code: str | None) -> str:
     """The broad ethnic group (White, Mixed, Asian, Black, Other, Unknown) of a DfE code."""
     return ETHNICITY_GROUPS.get(code or "", "Unknown")
-
-
-def detail_is_valid(event_type: str, detail: str | None) -> bool:
-    rule = DETAIL_CODES.get(event_type)
-    if detail is None:
-        return True
-    if rule is None:
-        return False
-    if isinstance(rule, re.Pattern):
-        return bool(rule.fullmatch(detail))
-    return detail in rule

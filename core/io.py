@@ -128,7 +128,18 @@ def atomic_dir(target: str | Path) -> Iterator[Path]:
     """Build a whole output directory aside, then swap it in; the old one is removed only after success.
 
     The directory is 0700 and every file in it 0600. Temporary folders of earlier runs that were killed
-    mid-write are removed first."""
+    mid-write are removed first.
+
+    Parameters
+    ----------
+    target : str or Path
+        The directory to create or replace.
+
+    Yields
+    ------
+    Path
+        A temporary directory beside `target` to write into.
+    """
     target = Path(target)
     _mkdir_private(target.parent)
     remove_orphans(target)

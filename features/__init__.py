@@ -1,51 +1,25 @@
-"""features: the data contract, loaders and validation, cohort, labels, point-in-time features, feature dictionary."""
+"""features: loaders and validation, cohort, labels, point-in-time features and the feature dictionary.
 
-from core.contract import (
-    CHILDREN_COLUMNS,
-    DETAIL_CODES,
-    EPISODE_EVENT_TYPES,
-    EVENT_TYPES,
-    EVENTS_COLUMNS,
-    SOCIAL_CARE_EVENT_TYPES,
-    SOURCES,
-    ethnic_group,
-)
-from features.build import AGE_BANDS, AUDIT_COLUMNS, KEY_COLUMNS, build_features
-from features.cohort import cohort
-from features.definitions import SIGNALS, FeatureDef, Signal, feature_columns, feature_defs
-from features.dictionary import FEATURE_DICTIONARY, FeatureInfo, describe
-from features.labels import labels
-from features.loaders import Extract, load_extract, read_extract
-from features.timeline import as_of_grid
-from features.validation import ValidationReport, validate_extract
+The public API is below (`__all__`). Names are loaded on first use (PEP 562), so importing a light module
+such as `features.dictionary` does not load the whole feature engine. The data contract's code lists live in
+`core.contract`. The cohort rule is `History.cohort_codes` (features/history.py) and the label rule
+`features.labels.label_array`; `build_features` applies both.
+"""
 
-__all__ = [
-    "AGE_BANDS",
-    "AUDIT_COLUMNS",
-    "CHILDREN_COLUMNS",
-    "DETAIL_CODES",
-    "EPISODE_EVENT_TYPES",
-    "EVENTS_COLUMNS",
-    "EVENT_TYPES",
-    "Extract",
-    "FEATURE_DICTIONARY",
-    "FeatureDef",
-    "FeatureInfo",
-    "KEY_COLUMNS",
-    "SIGNALS",
-    "Signal",
-    "SOCIAL_CARE_EVENT_TYPES",
-    "SOURCES",
-    "ValidationReport",
-    "as_of_grid",
-    "build_features",
-    "cohort",
-    "describe",
-    "ethnic_group",
-    "feature_columns",
-    "feature_defs",
-    "labels",
-    "load_extract",
-    "read_extract",
-    "validate_extract",
-]
+from __future__ import annotations
+
+from core.lazy import lazy_exports
+
+# module -> the public names it defines
+_MODULES: dict[str, tuple[str, ...]] = {
+    "features.columns": ("AGE_BANDS", "AUDIT_COLUMNS", "KEY_COLUMNS"),
+    "features.loaders": ("Extract", "read_extract"),
+    "features.validation": ("load_extract", "validate_extract", "ValidationReport"),
+    "features.build": ("build_features",),
+    "features.definitions": ("SIGNALS", "FeatureDef", "Signal", "feature_columns", "feature_defs"),
+    "features.dictionary": ("FEATURE_DICTIONARY", "FeatureInfo", "describe"),
+    "features.timeline": ("as_of_grid",),
+}
+
+__all__ = [name for names in _MODULES.values() for name in names]
+__getattr__, __dir__ = lazy_exports(__name__, _MODULES)

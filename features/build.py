@@ -18,16 +18,13 @@ import pandas as pd
 from core.config import Config
 from core.contract import ETHNICITY_GROUPS, KNOWN_TO_SOCIAL_CARE_TYPES
 from core.errors import ContractError
+from features.columns import AGE_BANDS, AUDIT_COLUMNS, KEY_COLUMNS
 from features.definitions import FeatureDef, Signal, feature_defs
 from features.history import DAY0, SPAN, TYPE_CODE, History, SignalTable, lookup_codes, position, type_mask
 from features.labels import label_array
 from features.loaders import Extract
 from features.timeline import NEVER, completed_months, day_of, month_shifts, normalise_dates
 
-KEY_COLUMNS = ("child_id", "family_id", "as_of")
-AUDIT_COLUMNS = ("sex", "ethnicity", "ethnic_group", "disability", "age_band", "hub", "deprivation_decile",
-                 "previously_known")
-AGE_BANDS = ("0-4", "5-9", "10-15", "16-17")
 # the column indexes of the output's parts, in order: ids, as_of, features, label, object audit columns, flags
 _KEY_IDS, _AS_OF, _LABEL = pd.Index(KEY_COLUMNS[:2]), pd.Index(KEY_COLUMNS[2:]), pd.Index(["label"])
 _AUDIT_OBJECTS = pd.Index(AUDIT_COLUMNS[:-2])
@@ -295,8 +292,27 @@ def _audit(history: History, codes: np.ndarray, age_months: np.ndarray) -> np.nd
 
 def build_features(extract: Extract, as_of_dates: Sequence[pd.Timestamp], config: Config, *,
                    extract_date: pd.Timestamp | None = None) -> pd.DataFrame:
-    """One row per (child, as-of date) in the cohort: keys, model inputs (float32, in `feature_columns(config)`
-    order), `label` (Int8, <NA> where as_of + horizon is after the extract date) and audit columns."""
+    """One row per (child, as-of date) in the cohort: keys, model inputs, label and audit columns.
+
+    Features at an as-of date use only events known on or before it (docs/interfaces.md, "Feature table").
+
+    Parameters
+    ----------
+    extract : Extract
+        The contract tables (validated).
+    as_of_dates : sequence of Timestamp
+        Month-end as-of dates.
+    config : Config
+        Windows, outcome and horizon, hubs.
+    extract_date : Timestamp, optional
+        The last date the extract knows. Default: `extract.last_date`.
+
+    Returns
+    -------
+    DataFrame
+        `KEY_COLUMNS`, the model inputs (float32, in `feature_columns(config)` order), `label` (Int8, <NA> where
+        as_of + horizon is after the extract date) and `AUDIT_COLUMNS`.
+    """
     dates = normalise_dates(as_of_dates)
     days = [day_of(d) for d in dates]
     extract_date = pd.Timestamp(extract_date).normalize() if extract_date is not None else extract.last_date

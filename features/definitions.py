@@ -191,5 +191,15 @@ def feature_defs(windows: tuple[int, ...]) -> tuple[FeatureDef, ...]:
 
 
 def feature_columns(config: Config) -> list[str]:
-    """The ordered model-input column names for this config (deterministic)."""
+    """The ordered model-input column names for this config (deterministic).
+
+    Parameters
+    ----------
+    config : Config
+        Its `features.windows_months` decide the windowed features.
+
+    Returns
+    -------
+    list of str
+    """
     return [d.name for d in feature_defs(tuple(config.features.windows_months))]

@@ -165,7 +165,21 @@ def _is_missing(value: object) -> bool:
 def describe(name: str, value: object, *, hub_names: Sequence[str] | None = None) -> str:
     """The plain-English reading of one feature value, e.g. describe("n_domestic_abuse_6m", 3) ->
     "3 police domestic abuse notifications in the last 6 months". `hub_names` (the config's hub list)
-    turns a hub code into the hub's name."""
+    turns a hub code into the hub's name.
+
+    Parameters
+    ----------
+    name : str
+        A feature in `FEATURE_DICTIONARY`.
+    value : object
+        Its value (missing values have their own wording).
+    hub_names : sequence of str, optional
+        The config's hubs, in order.
+
+    Returns
+    -------
+    str
+    """
     info = FEATURE_DICTIONARY[name]
     if _is_missing(value):
         return info.missing

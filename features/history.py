@@ -19,8 +19,8 @@ import pandas as pd
 
 from core.contract import CP_CATEGORIES, EVENT_TYPES, SOURCES
 from core.errors import ContractError
+from features import _small
 from features.definitions import CHILD_PARTNER_TYPES, HOUSEHOLD_TYPES, Signal
-from features.loaders import SMALL
 from features.timeline import NEVER, completed_months, shift_months, to_days
 
 # A stream position is key * SPAN + (day - DAY0): one sorted int64 array answers every (key, day) query.
@@ -53,7 +53,7 @@ def _vocabulary(vocabulary: tuple[str, ...]) -> tuple[np.ndarray, dict[str, int]
 
 def _lookup(keys: np.ndarray, values: np.ndarray, mapping: dict | None = None) -> np.ndarray:
     """Positions of values in an array of unique keys (-1 where absent)."""
-    if len(values) + len(keys) < SMALL:
+    if len(values) + len(keys) < _small.SMALL:
         mapping = mapping if mapping is not None else {v: i for i, v in enumerate(keys.tolist())}
         return np.fromiter((mapping.get(v, -1) for v in values.tolist()), dtype=np.int64, count=len(values))
     return pd.Index(keys).get_indexer(values).astype(np.int64)
@@ -67,7 +67,7 @@ def lookup_codes(values: np.ndarray, vocabulary: tuple[str, ...]) -> np.ndarray:
 
 def _strictly_increasing(values: np.ndarray) -> bool:
     """Sorted and unique (False for missing or mixed values, which the pandas path then handles)."""
-    if len(values) < SMALL:
+    if len(values) < _small.SMALL:
         items = values.tolist()
         try:
             return all(a < b for a, b in pairwise(items))
@@ -80,7 +80,7 @@ def _strictly_increasing(values: np.ndarray) -> bool:
 def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(int64 codes, sorted unique values) as pd.factorize(sort=True) gives them; a dict for a few strings."""
     items = values.tolist()
-    if len(items) < SMALL and all(type(v) is str for v in items):
+    if len(items) < _small.SMALL and all(type(v) is str for v in items):
         uniques = sorted(set(items))
         mapping = {v: i for i, v in enumerate(uniques)}
         return (np.fromiter((mapping[v] for v in items), dtype=np.int64, count=len(items)),
@@ -305,13 +305,22 @@ class History:
         return self.n_families if scope == "household" else self.n_children
 
     # --- the children at a date ---------------------------------------------------------------------------
+    def cohort_rules(self, t: int) -> dict[str, np.ndarray]:
+        """The cohort's rules on day t, in the order they are explained, each a boolean per child code (True:
+        the child passes): born, under 18, resident (arrived and not yet gone), not looked after."""
+        return {**self._resident_rules(t), "not_looked_after": ~self.looked_after(t)}
+
+    def _resident_rules(self, t: int) -> dict[str, np.ndarray]:
+        return {"born": self.dob <= t,
+                "under_18": completed_months(self.dob, np.full_like(self.dob, t)) < ADULT_MONTHS,
+                "resident": (self.arrived <= t) & (self.left >= t)}
+
     def resident(self, t: int) -> np.ndarray:
         """Children born, under 18 and resident on day t (a boolean per child code; cached, read-only: the
         cohort and the family sizes both ask)."""
         cache = self.__dict__.setdefault("_resident", {})
         if t not in cache:
-            cache[t] = ((self.dob <= t) & (completed_months(self.dob, np.full_like(self.dob, t)) < ADULT_MONTHS)
-                        & (self.arrived <= t) & (self.left >= t))
+            cache[t] = np.logical_and.reduce(list(self._resident_rules(t).values()))
             cache[t].flags.writeable = False
         return cache[t]
 

@@ -13,6 +13,7 @@ import pandas as pd
 
 from core.contract import TABLES
 from core.errors import ContractError
+from features import _small
 
 SUFFIXES = (".parquet", ".csv")
 
@@ -110,9 +111,6 @@ def read_raw(directory: str | Path) -> dict[str, RawTable]:
     return {name: read_raw_table(directory, name) for name in TABLES}
 
 
-# Below this many rows (or values), Python loops, sets and dicts beat pandas' per-call overhead: the one-family
-# path of the API. Validation and the history compiler use the same threshold.
-SMALL = 5_000
 
 # A whole number that is still exact as float64 (pandas parses a column with gaps as floats).
 _WHOLE = re.compile(r"-?[0-9]{1,15}")
@@ -171,7 +169,7 @@ def _small_ints(values: np.ndarray) -> pd.arrays.IntegerArray | None:
 
 def _int_array(values: np.ndarray) -> pd.api.extensions.ExtensionArray:
     """Whole numbers as Int64; anything else (text, fractions) becomes <NA>."""
-    if len(values) < SMALL and (small := _small_ints(values)) is not None:
+    if len(values) < _small.SMALL and (small := _small_ints(values)) is not None:
         return small
     num = pd.to_numeric(values, errors="coerce")
     if num.dtype.kind in "iu":  # every value a whole number already
@@ -184,7 +182,8 @@ def _int_array(values: np.ndarray) -> pd.api.extensions.ExtensionArray:
 def _text(values: np.ndarray) -> np.ndarray:
     """A copy of a text column with None for every kind of missing value (NaN, NaT, <NA>)."""
     out = values.copy()
-    if len(out) >= SMALL or not all(v is None or type(v) is str for v in out.tolist()):  # else nothing to replace
+    # (a small column of only str and None has nothing to replace)
+    if len(out) >= _small.SMALL or not all(v is None or type(v) is str for v in out.tolist()):
         out[pd.isna(out)] = None
     return out
 
@@ -202,7 +201,7 @@ def table_columns(raw: pd.DataFrame, name: str) -> tuple[dict[str, np.ndarray], 
         raise ValueError(f"{name}: repeated column names: {', '.join(map(str, repeated))}")
     n = len(raw)
     dtypes = dict(zip(columns, raw.dtypes.tolist(), strict=True))
-    if n < SMALL and all(t == _TEXT for t in dtypes.values()):
+    if n < _small.SMALL and all(t == _TEXT for t in dtypes.values()):
         table = raw.to_numpy()  # one object array whose columns are the frame's own values
         values = {col: table[:, i] for i, col in enumerate(columns)}
     else:
@@ -229,7 +228,7 @@ def table_columns(raw: pd.DataFrame, name: str) -> tuple[dict[str, np.ndarray], 
             typed[col] = _text(v)
     if text_dates:
         joined = np.concatenate([typed[c] for c in text_dates])
-        parsed = _small_dates(joined) if len(joined) < SMALL else None
+        parsed = _small_dates(joined) if len(joined) < _small.SMALL else None
         if parsed is None:
             parsed = np.asarray(parse_dates(joined))
         for i, col in enumerate(text_dates):
@@ -243,20 +242,18 @@ def type_table(raw: pd.DataFrame, name: str) -> pd.DataFrame:
 
 
 def read_extract(directory: str | Path) -> Extract:
-    """Read an extract with the contract's types, without validating it (use load_extract for that)."""
+    """Read an extract with the contract's types, without validating it (use load_extract for that).
+
+    Parameters
+    ----------
+    directory : str or Path
+        The directory holding `children` and `events` (Parquet or CSV).
+
+    Returns
+    -------
+    Extract
+        The typed tables; unparseable values are missing.
+    """
     raw = read_raw(directory)
     return Extract(children=type_table(raw["children"].frame, "children"),
                    events=type_table(raw["events"].frame, "events"), source=Path(directory))
-
-
-def load_extract(directory: str | Path, *, hubs: tuple[str, ...], extract_date: pd.Timestamp | None = None
-                 ) -> Extract:
-    """Read and strictly validate an extract; refuse it (ContractError, every rule named) if it breaks the contract."""
-    from features.validation import empty_tables, validate_raw
-
-    raw = read_raw(directory)
-    report = validate_raw(raw, hubs=hubs, extract_date=extract_date)
-    report.fatal.extend(empty_tables(raw))
-    if not report.ok:
-        raise ContractError(report.error_text())
-    return report.extract(source=Path(directory))

@@ -92,6 +92,7 @@ def completed_months(start: np.ndarray, end: np.ndarray) -> np.ndarray:
 
 
 def month_end_on_or_before(ts: pd.Timestamp) -> pd.Timestamp:
+    """The month end on or before `ts` (itself if it is one): the default as-of date for an extract's last date."""
     ts = pd.Timestamp(ts).normalize()
     return ts if ts.is_month_end else (ts - pd.offsets.MonthEnd(1)).normalize()
 
@@ -110,7 +111,23 @@ def as_of_grid(extract: Extract, config: Config, *, start: pd.Timestamp | None =
                end: pd.Timestamp | None = None, every_months: int | None = None) -> list[pd.Timestamp]:
     """Month-end as-of dates, ascending: anchored at the month end on or before `end` (default the
     extract's last date), stepping back `every_months` (default config) to `start` (inclusive; default
-    `history_years` before the anchor, exclusive, so 5 years quarterly is 20 dates)."""
+    `history_years` before the anchor, exclusive, so 5 years quarterly is 20 dates).
+
+    Parameters
+    ----------
+    extract : Extract
+        Its last date is the default anchor.
+    config : Config
+        `features.every_months` and `features.history_years`.
+    start, end : Timestamp, optional
+        The grid's range.
+    every_months : int, optional
+        The step. Default: `config.features.every_months`.
+
+    Returns
+    -------
+    list of Timestamp
+    """
     step = config.features.every_months if every_months is None else int(every_months)
     if step <= 0:
         raise UpstreamError(f"the as-of grid step must be a positive number of months (got {step})")

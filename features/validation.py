@@ -23,7 +23,9 @@ from core.contract import (
     SOURCES,
     TABLES,
 )
-from features.loaders import SMALL, Extract, RawTable, TypedColumn, read_raw, table_columns
+from core.errors import ContractError
+from features import _small
+from features.loaders import Extract, RawTable, TypedColumn, read_raw, table_columns
 
 MAX_ROWS_SHOWN = 10
 
@@ -139,7 +141,7 @@ def _isin(values: np.ndarray, allowed: tuple | list | set | frozenset) -> np.nda
 
     Small inputs are looped over as lists (`tolist`): iterating an ndarray in Python costs more per value,
     and it ends by raising and catching an IndexError."""
-    if len(values) < SMALL:
+    if len(values) < _small.SMALL:
         s = allowed if isinstance(allowed, (set, frozenset)) else _code_set(tuple(allowed))
         return np.array([v in s for v in values.tolist()], dtype=bool)
     return pd.Series(values, copy=False).isin(list(allowed)).to_numpy(dtype=bool)
@@ -147,7 +149,7 @@ def _isin(values: np.ndarray, allowed: tuple | list | set | frozenset) -> np.nda
 
 def _duplicated(values: np.ndarray) -> np.ndarray:
     """`pd.Series(values).duplicated(keep=False)` as a boolean array."""
-    if len(values) < SMALL:
+    if len(values) < _small.SMALL:
         items = values.tolist()
         seen: dict[object, int] = {}
         for v in items:
@@ -209,11 +211,11 @@ class _Checker:
         """Non-missing and not blank; blanks are looked for among distinct values only (fast on big tables)."""
         if col not in self._present:
             s = self.raw(col)
-            mask = _present_small(s) if len(s) < SMALL and s.dtype == object else None
+            mask = _present_small(s) if len(s) < _small.SMALL and s.dtype == object else None
             if mask is None:
                 mask = pd.notna(s)
                 if s.dtype == object:
-                    uniq = set(s[mask]) if len(s) < SMALL else pd.unique(s[mask])
+                    uniq = set(s[mask]) if len(s) < _small.SMALL else pd.unique(s[mask])
                     blanks = [u for u in uniq if isinstance(u, str) and not u.strip()]
                     if blanks:
                         mask &= ~_isin(s, set(blanks))
@@ -301,21 +303,21 @@ def _check_events(report: ValidationReport, tables: dict[str, _Columns]) -> None
     all_child_ids = set(c_ids[pd.notna(c_ids)].tolist())
     good_child_ids = set(c_ids[child_ok].tolist())
 
-    fam = ck.raw("family_id")
-    fam_present = ck.present("family_id")
-    fam_known = _isin(fam, all_families)
-    ck.add("family_id", "family_id does not exist in children", fam_present & ~fam_known)
-    ck.add("family_id", "family_id has no valid child (all its children were rejected)",
-           fam_present & fam_known & ~_isin(fam, good_families))
-    child = ck.raw("child_id")
-    child_present = ck.present("child_id")
-    child_known = _isin(child, all_child_ids)
-    ck.add("child_id", "child_id does not exist in children", child_present & ~child_known)
-    ck.add("child_id", "child_id refers to a child rejected from children",
-           child_present & child_known & ~_isin(child, good_child_ids))
+    # every event's family and child exist in children, and were not rejected there
+    for column, known_ids, kept_ids, unknown, rejected in (
+            ("family_id", all_families, good_families, "family_id does not exist in children",
+             "family_id has no valid child (all its children were rejected)"),
+            ("child_id", all_child_ids, good_child_ids, "child_id does not exist in children",
+             "child_id refers to a child rejected from children")):
+        values, present = ck.raw(column), ck.present(column)
+        known = _isin(values, known_ids)
+        ck.add(column, unknown, present & ~known)
+        ck.add(column, rejected, present & known & ~_isin(values, kept_ids))
+    fam, fam_present = ck.raw("family_id"), ck.present("family_id")
+    child, child_present = ck.raw("child_id"), ck.present("child_id")
     # the family each child_id belongs to in children (ids repeated in children have no single owner)
     once = ~_duplicated(c_ids)
-    if len(child) < SMALL:
+    if len(child) < _small.SMALL:
         owners = dict(zip(c_ids[once].tolist(), c_fams[once].tolist(), strict=True))
         owner = np.array([owners.get(c) for c in child.tolist()], dtype=object)
     else:
@@ -354,8 +356,23 @@ def validate_extract(directory: str | Path, *, hubs: tuple[str, ...],
                      extract_date: pd.Timestamp | None = None) -> ValidationReport:
     """Read an extract directory and check every contract rule; never raises for bad rows, only reports.
 
+    Parameters
+    ----------
+    directory : str or Path
+        The directory holding `children` and `events` (Parquet or CSV).
+    hubs : tuple of str
+        The council's hub names (the `hub` code list).
+    extract_date : Timestamp, optional
+        The extract's last date; nothing may be dated after it.
+
+    Returns
+    -------
+    ValidationReport
+        Every broken rule with its rows; `.ok`, `.error_text()` and `.extract()` for the valid tables.
+
     An extract is a council's records: one without children, or with children and no events, is refused
-    whole (a header-only file is almost always a failed export, not a council with nothing recorded)."""
+    whole (a header-only file is almost always a failed export, not a council with nothing recorded).
+    """
     raw = read_raw(directory)
     report = validate_raw(raw, hubs=hubs, extract_date=extract_date)
     report.fatal.extend(empty_tables(raw))
@@ -370,3 +387,30 @@ def empty_tables(raw: dict[str, RawTable]) -> list[str]:
     if len(events.frame) == 0:
         return [f"{events.path}: no rows: an extract with children needs their events (is the export empty?)"]
     return []
+
+
+def load_extract(directory: str | Path, *, hubs: tuple[str, ...], extract_date: pd.Timestamp | None = None
+                 ) -> Extract:
+    """Read and strictly validate an extract; refuse it if it breaks the contract.
+
+    Parameters
+    ----------
+    directory, hubs, extract_date
+        As for `validate_extract`.
+
+    Returns
+    -------
+    Extract
+        The typed contract tables.
+
+    Raises
+    ------
+    ContractError
+        Naming every broken rule with its file, column and rows.
+    """
+    raw = read_raw(directory)
+    report = validate_raw(raw, hubs=hubs, extract_date=extract_date)
+    report.fatal.extend(empty_tables(raw))
+    if not report.ok:
+        raise ContractError(report.error_text())
+    return report.extract(source=Path(directory))

@@ -1,8 +1,7 @@
 """Explanations: TreeSHAP contributions from the LightGBM booster, and plain-English reason codes for families.
 
-SHAP values are LightGBM's own TreeSHAP (`predict(pred_contrib=True)`), in log-odds: for every row the
-contributions plus the base value equal the raw margin. They are cut at the booster's best iteration, the
-same trees that give the margin (an early-stopped booster still holds the trees after its best one).
+SHAP values come from `training.model.RiskModel.explain` (LightGBM's own TreeSHAP, in log-odds: for every row
+the contributions plus the base value equal the raw margin, cut at the model's one iteration count).
 
 Reason rule (what a hub lead reads):
 - a **reason** is a feature that pushes a child's risk up (SHAP > 0) *and* holds something that happened:
@@ -44,78 +43,6 @@ class Reason:
     child_id: str
     text: str
     group: str  # the signal the feature belongs to (one reason per signal)
-
-
-@lru_cache(maxsize=16)
-def _column_index(feature_names: tuple[str, ...]) -> pd.Index:
-    # once per model, not per request: building an Index of a few hundred names is not free
-    return pd.Index(feature_names, dtype=object)
-
-
-def feature_matrix(rows: pd.DataFrame, feature_names: Sequence[str]) -> np.ndarray:
-    """The model inputs as a float64 matrix in the model's column order (nullable integers become NaN)."""
-    positions = rows.columns.get_indexer(_column_index(tuple(feature_names)))
-    if (positions < 0).any():
-        from core.errors import UpstreamError
-
-        missing = [c for c, p in zip(feature_names, positions, strict=True) if p < 0]
-        raise UpstreamError(f"the feature table lacks the model's input column(s): {', '.join(missing[:10])}")
-    # a take by position, not `rows[list(feature_names)]`: the label lookup costs more than the copy on a
-    # one-family table, and gives the same frame
-    frame = rows.take(positions, axis=1)
-    dtypes = frame.dtypes
-    # a frame holds a handful of distinct dtypes: test each once, not once per column
-    odd_types = {t for t in set(dtypes) if not pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t)}
-    odd = [c for c, t in dtypes.items() if t in odd_types] if odd_types else []
-    if odd:  # text or bool columns (a CSV round trip): parse those one by one; the rest in one block
-        frame = frame.copy()
-        for c in odd:
-            frame[c] = pd.to_numeric(frame[c].astype("float64") if pd.api.types.is_bool_dtype(frame[c].dtype)
-                                     else frame[c], errors="coerce")
-    return frame.to_numpy(dtype=np.float64, na_value=np.nan)
-
-
-def _as_matrix(rows: pd.DataFrame | np.ndarray, feature_names: Sequence[str]) -> np.ndarray:
-    if isinstance(rows, pd.DataFrame):
-        return feature_matrix(rows, feature_names)
-    return np.asarray(rows, dtype=np.float64)
-
-
-# LightGBM predicts with OpenMP threads; for a handful of rows starting them costs more than the work (and
-# their spin-waits burn CPU on a busy machine). Rows are independent, so the numbers are the same either way.
-SMALL_BATCH = 256
-
-
-def predict_params(n_rows: int) -> dict[str, int]:
-    """Extra `Booster.predict` parameters for a batch of n_rows: one thread for a small batch."""
-    return {"num_threads": 1} if n_rows <= SMALL_BATCH else {}
-
-
-def predict_margin(booster, rows: pd.DataFrame | np.ndarray, feature_names: Sequence[str], *,  # noqa: ANN001
-                   num_iteration: int | None = None) -> np.ndarray:
-    """The raw log-odds margin of each row."""
-    X = _as_matrix(rows, feature_names)
-    if len(X) == 0:
-        return np.zeros(0)
-    return np.asarray(booster.predict(X, raw_score=True, num_iteration=num_iteration, **predict_params(len(X))),
-                      dtype=np.float64)
-
-
-def explain_rows(booster, rows: pd.DataFrame | np.ndarray, feature_names: Sequence[str], *,  # noqa: ANN001
-                 num_iteration: int | None = None) -> tuple[np.ndarray, float]:
-    """TreeSHAP contributions (rows × features, log-odds) and the base value; fast for a handful of rows.
-
-    For each row, `shap.sum() + base_value` equals the booster's raw margin (same `num_iteration`)."""
-    X = _as_matrix(rows, feature_names)
-    if X.shape[1] != booster.num_feature():
-        raise ValueError(f"{X.shape[1]} feature columns given; the booster expects {booster.num_feature()}")
-    # The base value (the last contrib column) is the same for every row; an all-missing row gives it when
-    # there are no rows to explain.
-    probe = X if len(X) else np.full((1, X.shape[1]), np.nan)
-    contrib = np.asarray(booster.predict(probe, pred_contrib=True, num_iteration=num_iteration,
-                                         **predict_params(len(probe))), dtype=np.float64)
-    base = float(contrib[0, -1])
-    return contrib[: len(X), :-1], base
 
 
 def explanations_frame(child_ids: Sequence[str], X: np.ndarray, shap: np.ndarray,
@@ -293,10 +220,3 @@ def family_reasons(child_ids: Sequence[str], X: np.ndarray, shap: np.ndarray, fe
             if protective is not None:
                 break
     return reasons, protective
-
-
-def reasons_for_child(x: np.ndarray, shap: np.ndarray, feature_names: Sequence[str], *, child_id: str = "",
-                      top: int = 3, describe: Describe | None = None) -> tuple[list[Reason], Reason | None]:
-    """The top reasons and the protective factor for one child (the one-child family case)."""
-    return family_reasons([child_id], np.asarray(x, float).reshape(1, -1), np.asarray(shap, float).reshape(1, -1),
-                          feature_names, top=top, describe=describe)

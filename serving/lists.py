@@ -18,9 +18,9 @@ import pandas as pd
 
 from core.config import Config
 from core.errors import UpstreamError
+from core.notice import DECISION_SUPPORT
 from serving.family import family_risks
 
-NOTICE = "Decision support only: a practitioner decides."
 # A family's risk must move by at least this much (absolute) to be called "up" or "down".
 RISK_CHANGE_MIN = 0.01
 
@@ -213,7 +213,7 @@ def list_context(families: pd.DataFrame, hub: str, *, config: Config, as_of: pd.
         })
     n_families = int((families["hub"] == hub).sum())
     return {
-        "hub": hub, "as_of": f"{as_of:%d %B %Y}", "entries": entries, "notice": NOTICE,
+        "hub": hub, "as_of": f"{as_of:%d %B %Y}", "entries": entries, "notice": DECISION_SUPPORT,
         "capacity": config.council.capacity(hub) if hub in config.council.hub_names else None,
         "threshold": percent(config.serving.list_probability_threshold), "n_families": n_families,
         "horizon": config.outcome.horizon_months,
@@ -232,8 +232,3 @@ def family_record(families: pd.DataFrame) -> pd.DataFrame:
     out["previously_known"] = out["previously_known"].astype(bool)
     extra = [c for c in ("reason_features", "reason_groups") if c in out.columns]
     return out[[*FAMILY_COLUMNS, *extra]].sort_values(["hub", "rank_in_hub"]).reset_index(drop=True)
-
-
-def listed_children_mask(scores: pd.DataFrame, families: pd.DataFrame) -> np.ndarray:
-    listed = set(families.loc[families["listed"], "family_id"])
-    return scores["family_id"].isin(listed).to_numpy()

@@ -25,21 +25,14 @@ import pandas as pd
 from core.config import Config
 from core.errors import UpstreamError
 from core.io import atomic_dir, write_csv, write_json, write_parquet, write_text
+from core.notice import DECISION_SUPPORT
+from features.timeline import month_end_on_or_before
 from serving import lists as _lists
-from serving.explain import (
-    Describe,
-    default_describe,
-    explain_rows,
-    explanations_frame,
-    family_reasons,
-    feature_kind,
-    feature_matrix,
-    predict_params,
-)
+from serving.explain import Describe, default_describe, explanations_frame, family_reasons, feature_kind
 from serving.family import family_risk
 from serving.locality import locality_context, locality_table
+from training.model import RiskModel
 
-DECISION_SUPPORT = "decision support only: a practitioner decides"
 FAMILY_RISK_ASSUMPTION = ("family risk = 1 - prod(1 - p_child): the children's outcomes are taken as independent "
                           "given their features; siblings' outcomes are positively correlated, so this is an "
                           "upper-ish approximation of the chance that any child enters care")
@@ -49,57 +42,12 @@ SCORE_COLUMNS = ("child_id", "family_id", "hub", "as_of", "age_years", "previous
                  "base_value", "rank_in_hub", "listed")
 
 
-@dataclass(frozen=True)
-class ScoringModel:
-    """What scoring needs from a model: the raw booster (for margins and TreeSHAP) and the margin calibrator."""
-
-    booster: Any  # lightgbm.Booster
-    calibrator: Any  # transform(margin) -> p, or predict_proba / predict on the margin
-    feature_names: list[str]
-    num_iteration: int | None = None
-    name: str = "upstream-risk"
-    version: str | None = None
-    alias: str | None = None
-    run_id: str | None = None
-
-    @classmethod
-    def from_loaded(cls, loaded: Any, *, alias: str | None = None) -> ScoringModel:
-        """From `training.registry.LoadedModel` (or anything with the same attributes)."""
-        return cls(booster=loaded.booster, calibrator=loaded.calibrator, feature_names=list(loaded.feature_names),
-                   num_iteration=getattr(loaded, "best_iteration", None), name=getattr(loaded, "name", "upstream-risk"),
-                   version=None if getattr(loaded, "version", None) is None else str(loaded.version), alias=alias,
-                   run_id=getattr(loaded, "run_id", None))
-
-    @property
-    def label(self) -> str:
-        version = f" version {self.version}" if self.version else ""
-        alias = f" ({self.alias})" if self.alias else ""
-        return f"{self.name}{version}{alias}"
-
-    def calibrate(self, margin: np.ndarray | float) -> np.ndarray:
-        return calibrate(self.calibrator, margin)
-
-
-def calibrate(calibrator: Any, margin: np.ndarray | float) -> np.ndarray:
-    """Calibrated probabilities from raw margins, whatever interface the calibrator has."""
-    m = np.atleast_1d(np.asarray(margin, dtype=np.float64))
-    if hasattr(calibrator, "transform"):
-        p = calibrator.transform(m)
-    elif hasattr(calibrator, "predict_proba"):
-        p = np.asarray(calibrator.predict_proba(m.reshape(-1, 1)))[:, 1]
-    elif hasattr(calibrator, "predict"):
-        p = calibrator.predict(m)
-    else:
-        raise TypeError(f"{type(calibrator).__name__} has no transform, predict_proba or predict")
-    return np.clip(np.asarray(p, dtype=np.float64), 0.0, 1.0)
-
-
 @dataclass
 class ScoringResult:
     """Everything one scoring run produced, before it is written."""
 
     as_of: pd.Timestamp
-    model: ScoringModel
+    model: RiskModel
     scores: pd.DataFrame
     families: pd.DataFrame
     explanations: pd.DataFrame
@@ -150,15 +98,14 @@ class RankedChildren:
     rank_in_hub: np.ndarray
 
 
-def rank_children(model: ScoringModel, cohort: pd.DataFrame, config: Config) -> RankedChildren:
+def rank_children(model: RiskModel, cohort: pd.DataFrame, config: Config) -> RankedChildren:
     """Calibrated probability and raw margin for every cohort row, ranked within hub."""
     if cohort.empty:
         raise UpstreamError("the cohort is empty at this as-of date: no resident children under 18 to score")
     if "as_of" in cohort.columns and len(dates := pd.unique(_as_of(cohort))) > 1:
         raise UpstreamError(f"score one as-of date at a time; the table holds {len(dates)}")
-    X = feature_matrix(cohort, model.feature_names)
-    margin = np.asarray(model.booster.predict(X, raw_score=True, num_iteration=model.num_iteration,
-                                              **predict_params(len(X))), dtype=float)
+    X = model.matrix(cohort)
+    margin = model.margin(X)
     probability = model.calibrate(margin)
     child_id = cohort["child_id"].astype(str).to_numpy()
     hub = _hubs(cohort, config)
@@ -175,7 +122,7 @@ def rank_children(model: ScoringModel, cohort: pd.DataFrame, config: Config) -> 
                           rank_in_hub=position - first_of_hub + 1)
 
 
-def score_children(model: ScoringModel, cohort: pd.DataFrame, config: Config) -> tuple[pd.DataFrame, np.ndarray]:
+def score_children(model: RiskModel, cohort: pd.DataFrame, config: Config) -> tuple[pd.DataFrame, np.ndarray]:
     """Calibrated probability and raw margin for every cohort row, ranked within hub; returns the scores (in
     rank order) and the feature matrix (rows in the same order)."""
     ranked = rank_children(model, cohort, config)
@@ -209,7 +156,7 @@ def _fingerprint(cohort: pd.DataFrame, feature_names: list[str]) -> str:
     return hashlib.sha256(pd.util.hash_pandas_object(cohort[cols], index=False).values.tobytes()).hexdigest()[:16]
 
 
-def score_cohort(model: ScoringModel, cohort: pd.DataFrame, config: Config, *,
+def score_cohort(model: RiskModel, cohort: pd.DataFrame, config: Config, *,
                  previous: pd.DataFrame | None = None, explain_all: bool = False, describe: Describe | None = None,
                  data_fingerprint: str | None = None, extract_date: pd.Timestamp | None = None) -> ScoringResult:
     """Score one as-of date's cohort: children's risks, family risks and lists, SHAP for the listed families'
@@ -227,7 +174,7 @@ def score_cohort(model: ScoringModel, cohort: pd.DataFrame, config: Config, *,
     explain_mask = np.ones(len(scores), bool) if explain_all else scores["listed"].to_numpy()
     ids = scores["child_id"].to_numpy(dtype=object)[explain_mask]
     X_exp = X[explain_mask]
-    shap, base = explain_rows(model.booster, X_exp, model.feature_names, num_iteration=model.num_iteration)
+    shap, base = model.explain(X_exp)
     scores["base_value"] = base
     timings["shap"] = time.perf_counter() - t0
 
@@ -281,7 +228,7 @@ def score_cohort(model: ScoringModel, cohort: pd.DataFrame, config: Config, *,
                          explained_X=X_exp, explained_shap=shap, base_value=base, previous=previous, timings=timings)
 
 
-def _environment():  # noqa: ANN202 - jinja2.Environment
+def _environment():
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
     # autoescape everything: family ids and reasons come from data
@@ -343,10 +290,10 @@ def write_scoring(result: ScoringResult, out: str | Path, config: Config, *, cha
             ctx = _lists.list_context(result.families, hub, config=config, as_of=result.as_of,
                                       chart_dir=slug if charts else None, previous=result.previous,
                                       model_label=result.model.label)
-            write_text(env.get_template("hub_list.html").render(**ctx), lists_dir / f"{slug}.html")
+            write_text(env.get_template("list_report.html").render(**ctx), lists_dir / f"{slug}.html")
         write_csv(result.locality, tmp / "locality.csv")
         ctx = locality_context(result.locality, as_of=result.as_of, config=config, model_label=result.model.label,
-                               notice=_lists.NOTICE)
+                               notice=DECISION_SUPPORT)
         ctx["drivers_over"] = ("all children" if result.manifest["explained"] == "all children"
                                else "the children of listed families")
         write_text(env.get_template("locality.html").render(**ctx), tmp / "locality.html")
@@ -358,47 +305,67 @@ def write_scoring(result: ScoringResult, out: str | Path, config: Config, *, cha
     return Path(out)
 
 
-def default_as_of(last_date: pd.Timestamp) -> pd.Timestamp:
-    """The month end on or before the extract's last date."""
-    d = pd.Timestamp(last_date).normalize()
-    return d if d.is_month_end else (d - pd.offsets.MonthEnd(1)).normalize()
+def run_score(config: Config, *, out: str | Path, data: str | Path | Callable[[], Any],
+              as_of: pd.Timestamp | None = None, alias: str = "champion", previous: str | Path | None = None,
+              explain_all: bool = False, charts: bool = True, tracking_uri: str | None = None,
+              model: RiskModel | None = None, log: Callable[[str], None] | None = None) -> ScoringResult:
+    """`upstream score`: load the extract, build the cohort's features at the as-of date, load the model behind
+    `alias`, score, explain and write the output directory.
 
+    Parameters
+    ----------
+    config : Config
+        The council, features, model name and serving settings.
+    out : str or Path
+        The output directory, replaced atomically.
+    data : str, Path or callable
+        An extract directory, or a function returning a `features.Extract` (the CLI passes one that simulates
+        the configured council); it is called only after the cheap checks of the other arguments.
+    as_of : Timestamp or None
+        A month end; default: the month end on or before the extract's last date.
+    alias : str
+        The registered alias or version to load when `model` is not given.
+    previous : str, Path or None
+        An earlier output directory; lists then say what changed.
+    explain_all : bool
+        SHAP for every child, not only the children of listed families.
+    charts : bool
+        Draw the waterfall PNGs.
+    tracking_uri : str or None
+        The MLflow store.
+    model : RiskModel or None
+        A model to use instead of loading one.
+    log : callable or None
+        Progress lines.
 
-def run_score(config: Config, *, out: str | Path, data: str | Path | None = None, as_of: pd.Timestamp | None = None,
-              alias: str = "champion", previous: str | Path | None = None, explain_all: bool = False,
-              charts: bool = True, tracking_uri: str | None = None, model: ScoringModel | None = None,
-              log: Callable[[str], None] | None = None) -> ScoringResult:
-    """`upstream score`: load the extract (or simulate the configured council), build the cohort's features at
-    the as-of date, load the model behind `alias`, score, explain and write the output directory."""
+    Returns
+    -------
+    ScoringResult
+        What was written.
+    """
     import features
 
     say = log or (lambda _msg: None)
     timings: dict[str, float] = {}
-    # everything a user can get wrong is checked before the slow steps (simulating, building features)
+    # everything a user can get wrong is checked before the slow steps (loading or simulating, building features)
     prev = _lists.read_previous(previous) if previous is not None else None
     if as_of is not None:
         as_of = pd.Timestamp(as_of).normalize()
         if not as_of.is_month_end:
             raise UpstreamError(f"--as-of {as_of:%Y-%m-%d} is not a month end (as-of dates are month ends, "
-                                f"e.g. {default_as_of(as_of):%Y-%m-%d})")
-    if data is not None and not Path(data).is_dir():
+                                f"e.g. {month_end_on_or_before(as_of):%Y-%m-%d})")
+    if not callable(data) and not Path(data).is_dir():
         raise UpstreamError(f"--data {data}: no such directory")
     t0 = time.perf_counter()
     if model is None:
         model = load_model(config, alias=alias, tracking_uri=tracking_uri)
     timings["model"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    if data is None:
-        import synthetic
-
-        council = synthetic.simulate(config)
-        extract = features.Extract(children=council.children, events=council.events, source=None)
-    else:
-        extract = features.load_extract(Path(data), hubs=config.council.hub_names)
+    extract = data() if callable(data) else features.load_extract(Path(data), hubs=config.council.hub_names)
     timings["load"] = time.perf_counter() - t0
     last = extract.last_date
     if as_of is None:
-        as_of = default_as_of(last)
+        as_of = month_end_on_or_before(last)
     elif as_of > last:
         raise UpstreamError(f"--as-of {as_of:%Y-%m-%d} is after the extract's last date {last:%Y-%m-%d}")
     t0 = time.perf_counter()
@@ -412,20 +379,38 @@ def run_score(config: Config, *, out: str | Path, data: str | Path | None = None
     return result
 
 
-def load_model(config: Config, *, alias: str = "champion", tracking_uri: str | None = None) -> ScoringModel:
+def load_model(config: Config, *, alias: str = "champion", tracking_uri: str | None = None) -> RiskModel:
     """The registered model behind an alias (or a version number), ready for scoring.
 
-    It is proven loadable in a child process first (checksums, load, smoke prediction): a malformed model
-    that would abort this process (LightGBM cannot be caught) is reported as a one-line UpstreamError."""
+    Parameters
+    ----------
+    config : Config
+        Gives the registered model name.
+    alias : str
+        'champion', 'challenger' or a version number.
+    tracking_uri : str or None
+        The MLflow store.
+
+    Returns
+    -------
+    RiskModel
+        With its registry provenance.
+
+    Raises
+    ------
+    UpstreamError
+        If the version is not proven loadable in a child process first (checksums, load, smoke prediction):
+        a malformed model that would abort this process (LightGBM's abort cannot be caught) is one line.
+    """
     from training.loadcheck import check_loadable
     from training.registry import load_version
 
     check = check_loadable(alias, name=config.model.registered_name, tracking_uri=tracking_uri)
     if not check.ok:
         raise UpstreamError(f"--alias {alias}: the model cannot be used: {check.detail}")
-    # exactly the version that was checked, even if the alias has moved since
-    loaded = load_version(check.version, name=config.model.registered_name, tracking_uri=tracking_uri)
-    return ScoringModel.from_loaded(loaded, alias=alias if not str(alias).isdigit() else None)
+    # exactly the version that was checked, even if the alias has moved since; labelled with the alias asked for
+    model = load_version(check.version, name=config.model.registered_name, tracking_uri=tracking_uri)
+    return model if str(alias).isdigit() else model.registered(alias=str(alias).rsplit("@", 1)[-1])
 
 
 def summary(result: ScoringResult, out: str | Path) -> str:
@@ -441,11 +426,11 @@ def summary(result: ScoringResult, out: str | Path) -> str:
     return "\n".join(lines)
 
 
-def score_family(model: ScoringModel, rows: pd.DataFrame, config: Config, *, describe: Describe | None = None
+def score_family(model: RiskModel, rows: pd.DataFrame, config: Config, *, describe: Describe | None = None
                  ) -> dict[str, Any]:
     """One family's risk, children, reasons and protective factor (the same rules as the lists), for the API."""
     ranked = rank_children(model, rows, config)
-    shap, base = explain_rows(model.booster, ranked.X, model.feature_names, num_iteration=model.num_iteration)
+    shap, base = model.explain(ranked.X)
     reasons, protective = family_reasons(ranked.child_id, ranked.X, shap, model.feature_names,
                                          probabilities=ranked.probability, ages=ranked.age_years, describe=describe)
     risk = family_risk(ranked.probability)

@@ -28,7 +28,18 @@ class SimulatedCouncil:
         return self.end
 
     def write(self, out_dir: str | Path) -> Path:
-        """Write children.parquet, events.parquet and truth.parquet (each atomically) into out_dir."""
+        """Write children.parquet, events.parquet and truth.parquet (each atomically) into out_dir.
+
+        Parameters
+        ----------
+        out_dir : str or Path
+            The directory (created if missing).
+
+        Returns
+        -------
+        Path
+            `out_dir`.
+        """
         out = Path(out_dir)
         io.write_parquet(self.children, out / "children.parquet")
         io.write_parquet(self.events, out / "events.parquet")

@@ -44,6 +44,30 @@ def simulate(config: Config, *, children: int | None = None, seed: int | None = 
     (the contract tables are unchanged: the oracle has its own random stream). The oracle's replicates run on
     `workers` processes beside the main simulation (default: up to 2; 0 or 1 runs them inline); the output
     does not depend on it.
+
+    Parameters
+    ----------
+    config : Config
+        Hubs, the outcome's horizon and the `simulation` defaults.
+    children : int, optional
+        About how many children are resident at any time. Default: `config.simulation.children`.
+    seed : int, optional
+        Default: `config.simulation.seed`.
+    start, end : str or Timestamp, optional
+        First and last simulated months (YYYY-MM). Default: `config.simulation.start` / `.end`.
+    progress : bool
+        Show progress bars.
+    mechanism : Mechanism, optional
+        The generative model's parameters. Default: `Mechanism()`.
+    truth : bool
+        Compute the oracle's ground truth.
+    workers : int, optional
+        Processes for the oracle's replicates.
+
+    Returns
+    -------
+    SimulatedCouncil
+        `.children` and `.events` (contract tables) and `.truth`.
     """
     sim = config.simulation
     target = sim.children if children is None else int(children)

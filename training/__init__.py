@@ -5,10 +5,9 @@ from training.calibration import MarginCalibrator
 from training.fit import TrainingResult, feature_matrix, fit_evaluate
 from training.lgbm import LGBMRiskModel, choose_imbalance
 from training.metrics import Scores, evaluate, expected_calibration_error, flatten
-from training.pipeline import TrainOutcome, train_from_directory, training_grid
-from training.pyfunc import RiskModel
+from training.model import RiskModel
+from training.pipeline import TrainOutcome, train_from_directory, train_from_extract, training_grid
 from training.registry import (
-    LoadedModel,
     Promotion,
     PromotionRefused,
     format_versions,
@@ -21,7 +20,6 @@ from training.tracking import default_tracking_uri, log_training, resolve_tracki
 
 __all__ = [
     "LGBMRiskModel",
-    "LoadedModel",
     "LogisticBaseline",
     "MarginCalibrator",
     "Promotion",
@@ -49,5 +47,6 @@ __all__ = [
     "resolve_tracking_uri",
     "temporal_split",
     "train_from_directory",
+    "train_from_extract",
     "training_grid",
 ]

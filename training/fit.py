@@ -11,17 +11,16 @@ import pandas as pd
 
 from core.config import Config
 from core.errors import UpstreamError
+from features.columns import AUDIT_COLUMNS, KEY_COLUMNS
 from training.baselines import LogisticBaseline, ReferralRule
 from training.calibration import MarginCalibrator
 from training.lgbm import LGBMRiskModel, base_params, choose_imbalance, imbalance_params
 from training.metrics import Scores, evaluate
+from training.model import RiskModel
 from training.splits import TemporalSplit, labelled_dates, temporal_split
 
-KEY_COLUMNS: tuple[str, ...] = ("child_id", "family_id", "as_of")
 # The oracle is evaluated when the simulator's truth covers at least this share of a block's rows.
 TRUTH_COVERAGE = 0.99
-AUDIT_COLUMNS: tuple[str, ...] = ("sex", "ethnicity", "ethnic_group", "disability", "age_band", "hub",
-                                  "deprivation_decile", "previously_known")
 
 
 @dataclass
@@ -45,6 +44,17 @@ class TrainingResult:
     timings: dict[str, float] = field(default_factory=dict)
     has_truth: bool = False
     test_features: pd.DataFrame | None = None
+
+    def risk_model(self) -> RiskModel:
+        """The fitted booster and calibrator as the one model class that is logged, loaded and scored.
+
+        Returns
+        -------
+        RiskModel
+            Cut at the early-stopped best round; no registry provenance yet.
+        """
+        return RiskModel(booster=self.model.booster_, calibrator=self.calibrator,
+                         feature_names=list(self.feature_names), num_iteration=self.model.best_iteration_)
 
     def headline(self) -> dict[str, float]:
         """The figures people ask for first (test block)."""

@@ -17,7 +17,7 @@ from core.config import ModelConfig
 IMBALANCE_OPTIONS: tuple[str, ...] = ("none", "sqrt_scale_pos_weight")
 
 
-def n_threads(n_rows: int | None = None) -> int:
+def n_threads() -> int:
     """LightGBM threads: UPSTREAM_THREADS if set, else 1.
 
     One thread is the measured best on the shared 2-core machine this runs on: with other work on the cores,
@@ -43,7 +43,7 @@ def base_params(model: ModelConfig, **overrides: Any) -> dict[str, Any]:
         "seed": model.seed,
         "deterministic": True,
         "force_row_wise": True,
-        "num_threads": None,  # decided in fit from the table size (see n_threads)
+        "num_threads": None,  # decided in fit: UPSTREAM_THREADS, else 1 (see n_threads)
         "verbosity": -1,
     }
     params.update(overrides)
@@ -74,7 +74,7 @@ class LGBMRiskModel:
     def fit(self, X: pd.DataFrame, y: np.ndarray, *, X_val: pd.DataFrame, y_val: np.ndarray) -> LGBMRiskModel:
         params = dict(self.params)
         if params.get("num_threads") is None:
-            params["num_threads"] = n_threads(len(X))
+            params["num_threads"] = n_threads()
         train = lgb.Dataset(X, label=y, free_raw_data=True)
         valid = lgb.Dataset(X_val, label=y_val, reference=train)
         evals: dict[str, dict[str, list[float]]] = {}

@@ -86,7 +86,7 @@ def select_share(frame: pd.DataFrame, scores: Scores, share: float) -> np.ndarra
     return ranks < np.ceil(share * sizes)
 
 
-def _safe(fn, *args) -> float:  # noqa: ANN001 - sklearn metric callables
+def _safe(fn, *args) -> float:
     try:
         return float(fn(*args))
     except ValueError:

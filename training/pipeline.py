@@ -29,7 +29,7 @@ class TrainOutcome:
     seconds: dict[str, float]
 
 
-def training_grid(extract, config: Config, *, extract_date: pd.Timestamp | None = None  # noqa: ANN001
+def training_grid(extract, config: Config, *, extract_date: pd.Timestamp | None = None
                   ) -> list[pd.Timestamp]:
     """The as-of dates training needs: on the features' grid (month ends every `every_months`), ending at the
     last date whose label window the extract fully observes, and just long enough for the train, validation
@@ -76,20 +76,7 @@ def train_from_directory(data_dir: str | Path, config: Config, *, tune: bool = F
                               register=register, log=log, load_seconds=time.perf_counter() - t0)
 
 
-def train_simulated(config: Config, *, tune: bool = False, tracking_uri: str | None = None,
-                    register: bool = True, log: Callable[[str], None] | None = None) -> TrainOutcome:
-    """Simulate the council described by `config.simulation` (the default data source) and train on it."""
-    import features
-    import synthetic
-
-    t0 = time.perf_counter()
-    council = synthetic.simulate(config)
-    extract = features.Extract(children=council.children, events=council.events, source=None)
-    return train_from_extract(extract, config, truth=council.truth, tune=tune, tracking_uri=tracking_uri,
-                              register=register, log=log, load_seconds=time.perf_counter() - t0)
-
-
-def train_from_extract(extract, config: Config, *, truth: pd.DataFrame | None = None,  # noqa: ANN001
+def train_from_extract(extract, config: Config, *, truth: pd.DataFrame | None = None,
                        tune: bool = False, tracking_uri: str | None = None, register: bool = True,
                        log: Callable[[str], None] | None = None, load_seconds: float = 0.0) -> TrainOutcome:
     """Build point-in-time features over the training grid, train, evaluate and log to MLflow."""

@@ -8,13 +8,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from sklearn.metrics import average_precision_score, precision_recall_curve  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from sklearn.metrics import average_precision_score, precision_recall_curve
 
-from core.io import atomic_path  # noqa: E402
-from training.metrics import Scores, reliability_bins, select_share  # noqa: E402
+from core.io import atomic_path
+from training.metrics import Scores, reliability_bins, select_share
 
 COLOURS = {"model": "#1b6ca8", "logistic": "#e07b39", "rule": "#7a7a7a", "oracle": "#2a9d55"}
 
@@ -82,7 +82,7 @@ def precision_at_k(pred: pd.DataFrame, target: Path) -> Path:
     return _save(fig, target)
 
 
-def importance(booster, target: Path, *, top: int = 25) -> Path:  # noqa: ANN001 - lightgbm.Booster
+def importance(booster, target: Path, *, top: int = 25) -> Path:
     gain = pd.Series(booster.feature_importance("gain"), index=booster.feature_name()).sort_values()
     gain = gain.tail(top)
     fig, ax = plt.subplots(figsize=(6.5, 0.25 * len(gain) + 1.2))
@@ -91,7 +91,7 @@ def importance(booster, target: Path, *, top: int = 25) -> Path:  # noqa: ANN001
     return _save(fig, target)
 
 
-def shap_beeswarm(booster, X: pd.DataFrame, target: Path, *, max_rows: int = 3000,  # noqa: ANN001
+def shap_beeswarm(booster, X: pd.DataFrame, target: Path, *, max_rows: int = 3000,
                   seed: int = 0, num_iteration: int | None = None) -> Path:
     """TreeSHAP (log-odds) on a sample of the test period, drawn as a beeswarm."""
     import shap
@@ -107,7 +107,7 @@ def shap_beeswarm(booster, X: pd.DataFrame, target: Path, *, max_rows: int = 300
     return _save(fig, target)
 
 
-def all_plots(result, out_dir: Path) -> list[Path]:  # noqa: ANN001 - training.fit.TrainingResult
+def all_plots(result, out_dir: Path) -> list[Path]:
     """Write every plot for a training result into `out_dir`."""
     pred = result.predictions["test"]
     out_dir.mkdir(parents=True, exist_ok=True)

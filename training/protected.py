@@ -8,8 +8,7 @@ artifacts (anyone who can read the tracking store could read them). Instead `wri
 
 where `key` is a random pseudonymous key recorded on the run as the tag `protected_predictions_key`; the run
 itself gets only `predictions/manifest.json` (the key, row counts, column names and SHA-256 of each file, no
-row-level data). The protected root is `UPSTREAM_PROTECTED_DIR` if set, else `protected/` beside a SQLite
-tracking store (`mlruns/protected/` by default), else `mlruns/protected/` in the checkout.
+row-level data). Where the protected root is for a store: `training.tracking.protected_root`.
 """
 
 from __future__ import annotations
@@ -21,21 +20,10 @@ from pathlib import Path
 import pandas as pd
 
 from core.io import DIR_MODE, write_parquet
+from training.checksums import file_sha256
 
 KEY_TAG = "protected_predictions_key"
-ROOT_ENV = "UPSTREAM_PROTECTED_DIR"
 SPLITS = ("test", "validation")
-
-
-def protected_root(tracking_uri: str) -> Path:
-    """Where identifiable training outputs live for this tracking store (see the module docstring)."""
-    if os.environ.get(ROOT_ENV):
-        return Path(os.environ[ROOT_ENV])
-    if tracking_uri.startswith("sqlite:///"):
-        return Path(tracking_uri[len("sqlite:///"):]).parent / "protected"
-    from training.tracking import REPO_ROOT
-
-    return REPO_ROOT / "mlruns" / "protected"
 
 
 def _private_dirs(folder: Path) -> None:
@@ -46,12 +34,11 @@ def _private_dirs(folder: Path) -> None:
         os.chmod(d, DIR_MODE)
 
 
-def write_predictions(predictions: dict[str, pd.DataFrame], tracking_uri: str) -> tuple[str, dict]:
-    """Write the splits' predictions to a new protected folder; returns (key, manifest for the run)."""
-    from training.loadcheck import file_sha256
-
+def write_predictions(predictions: dict[str, pd.DataFrame], root: Path) -> tuple[str, dict]:
+    """Write the splits' predictions to a new folder under the protected root (`training.tracking.protected_root`);
+    returns (key, manifest for the run)."""
     key = secrets.token_hex(16)
-    folder = protected_root(tracking_uri) / "predictions" / key
+    folder = root / "predictions" / key
     _private_dirs(folder)
     manifest: dict = {"key": key, "tag": KEY_TAG, "where": "the protected folder beside the tracking store "
                       "(docs/training.md); never an MLflow artifact", "files": {}}
@@ -64,7 +51,8 @@ def write_predictions(predictions: dict[str, pd.DataFrame], tracking_uri: str) -
     return key, manifest
 
 
-def predictions_path(key: str, tracking_uri: str, split: str = "test") -> Path:
+def predictions_path(key: str, root: Path, split: str = "test") -> Path:
+    """Where a run's predictions are, from its key and the protected root (`training.tracking.protected_root`)."""
     if not key or not all(c in "0123456789abcdef" for c in key):  # a key, never a path
         raise ValueError(f"not a protected-predictions key: {key!r}")
-    return protected_root(tracking_uri) / "predictions" / key / f"{split}_predictions.parquet"
+    return root / "predictions" / key / f"{split}_predictions.parquet"

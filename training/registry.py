@@ -5,18 +5,17 @@ from __future__ import annotations
 import getpass
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import lightgbm as lgb
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from core.config import Config
 from core.errors import UpstreamError
-from training.calibration import MarginCalibrator
+from training.model import RiskModel
 from training.tracking import CHALLENGER, CHAMPION, using_store
 
 KEY_METRICS: dict[str, str] = {
@@ -33,28 +32,6 @@ class PromotionRefused(UpstreamError):
     """A promotion gate failed; the message names the gate and by how much."""
 
     exit_code = 3
-
-
-@dataclass(frozen=True)
-class LoadedModel:
-    """A registered version restored for scoring and explanation: the raw booster and its calibrator."""
-
-    booster: lgb.Booster
-    calibrator: MarginCalibrator
-    feature_names: list[str]
-    best_iteration: int
-    name: str
-    version: str
-    run_id: str
-    aliases: tuple[str, ...] = ()
-    tags: dict[str, str] = field(default_factory=dict)
-
-    def predict(self, table: pd.DataFrame) -> pd.DataFrame:
-        """`probability` (calibrated) and `margin` (raw log-odds) for the rows of a feature table."""
-        X = pd.DataFrame({c: pd.to_numeric(table[c], errors="coerce").astype("float64")
-                          for c in self.feature_names}, index=table.index)
-        margin = self.booster.predict(X, raw_score=True, num_iteration=self.best_iteration)
-        return pd.DataFrame({"probability": self.calibrator.transform(margin), "margin": margin}, index=table.index)
 
 
 def _registered(client: MlflowClient, name: str) -> Any:
@@ -181,6 +158,25 @@ def _check_gates(config: Config, candidate: dict[str, float], champion: dict[str
     return passed
 
 
+def _loadable_gates(client: MlflowClient, name: str, version: str) -> list[str]:
+    """The run FINISHED, provenance tags present, artifacts matching their checksums, and a load plus smoke
+    prediction in a child process (`training.loadcheck`). Raises PromotionRefused naming the gate."""
+    from training.loadcheck import PROVENANCE_TAGS, check_loadable
+
+    mv = client.get_model_version(name, version)
+    status = client.get_run(mv.run_id).info.status if mv.run_id else "missing"
+    if status != "FINISHED":
+        raise PromotionRefused(f"gate 'run finished' failed: version {version}'s training run is {status}, not "
+                               "FINISHED (killed or still logging); train again")
+    missing = [t for t in PROVENANCE_TAGS if not (mv.tags or {}).get(t)]
+    if missing:
+        raise PromotionRefused(f"gate 'provenance' failed: version {version} lacks tag(s) {', '.join(missing)}")
+    check = check_loadable(version, name=name, tracking_uri=client.tracking_uri)
+    if not check.ok:
+        raise PromotionRefused(f"gate 'loads' failed: {check.detail}")
+    return [f"run finished, provenance tags present ({', '.join(PROVENANCE_TAGS)})", f"loads: {check.detail}"]
+
+
 def promote(config: Config, *, reason: str, version: str | int | None = None, override_fairness: bool = False,
             user: str | None = None, tracking_uri: str | None = None) -> Promotion:
     """Move the `champion` alias to `version` (default: the challenger) if every gate passes.
@@ -206,9 +202,7 @@ def promote(config: Config, *, reason: str, version: str | int | None = None, ov
         verdict = (mv.tags or {}).get("fairness_verdict")
         checks = _check_gates(config, candidate, champion, verdict=verdict, override_fairness=override_fairness)
         # a champion must be loadable: run FINISHED, provenance tags, checksums, load + smoke prediction (child)
-        from training.loadcheck import promotion_checks
-
-        checks += promotion_checks(client, name, target, tracking_uri=client.tracking_uri)
+        checks += _loadable_gates(client, name, target)
         if champion is not None and (mv.tags or {}).get("test_period") != \
                 (client.get_model_version(name, current).tags or {}).get("test_period"):
             checks.append("note: the champion was tested on a different period; PR-AUCs are not like for like")
@@ -227,10 +221,23 @@ def promote(config: Config, *, reason: str, version: str | int | None = None, ov
 
 
 def load_version(ref: str | int | None = None, *, name: str = "upstream-risk",
-                 tracking_uri: str | None = None) -> LoadedModel:
-    """Load a registered version (default: the champion) with its raw LightGBM booster and calibrator.
+                 tracking_uri: str | None = None) -> RiskModel:
+    """Load a registered version (default: the champion) as the `RiskModel` its pyfunc restores.
 
-    `ref` is a version number, an alias ('champion', 'challenger') or a 'models:/name@alias' URI.
+    Parameters
+    ----------
+    ref : str, int or None
+        A version number, an alias ('champion', 'challenger') or a 'models:/name@alias' URI.
+    name : str
+        The registered model name.
+    tracking_uri : str or None
+        The MLflow store (see `training.tracking.resolve_tracking_uri`).
+
+    Returns
+    -------
+    RiskModel
+        With its registry provenance: name, version, run id, aliases and the version's tags; `alias` is set
+        when `ref` was an alias.
     """
     import mlflow.pyfunc
 
@@ -240,7 +247,7 @@ def load_version(ref: str | int | None = None, *, name: str = "upstream-risk",
         aliases = tuple(sorted(a for a, v in (_registered(client, name).aliases or {}).items()
                                if str(v) == version))
         pyfunc = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
-    inner = pyfunc.unwrap_python_model()
-    return LoadedModel(booster=inner.booster, calibrator=inner.calibrator, feature_names=list(inner.feature_names),
-                       best_iteration=inner.num_iteration, name=name, version=version, run_id=mv.run_id,
-                       aliases=aliases, tags=dict(mv.tags or {}))
+    ref_text = CHAMPION if ref is None else str(ref).rsplit("@", 1)[-1]
+    alias = None if ref_text.isdigit() or str(ref).startswith(f"models:/{name}/") else ref_text
+    return pyfunc.unwrap_python_model().model.registered(name=name, version=version, alias=alias, run_id=mv.run_id,
+                                                         aliases=aliases, tags=dict(mv.tags or {}))

@@ -26,13 +26,15 @@ from mlflow.types.schema import ColSpec, Schema
 
 from core.config import Config
 from core.io import write_json, write_text
-from training.loadcheck import CHECKSUM_TAG, checksums
+from training.checksums import CHECKSUM_TAG, checksums
 from training.metrics import flatten
+from training.model import META_FILE
 from training.protected import KEY_TAG as PREDICTIONS_KEY_TAG
 from training.protected import write_predictions
-from training.pyfunc import BOOSTER_ARTIFACT, CALIBRATOR_ARTIFACT, META_ARTIFACT, RiskModel
+from training.pyfunc import MODEL_ARTIFACT
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+PYFUNC_CODE = Path(__file__).resolve().parent / "pyfunc.py"  # the model logged as code
 EXPERIMENT_NAME = "upstream-training"
 CHALLENGER, CHAMPION = "challenger", "champion"
 
@@ -50,6 +52,20 @@ def resolve_tracking_uri(uri: str | None = None) -> str:
         db.parent.mkdir(parents=True, exist_ok=True)
         uri = f"sqlite:///{db}"
     return uri
+
+
+PROTECTED_ENV = "UPSTREAM_PROTECTED_DIR"
+
+
+def protected_root(uri: str) -> Path:
+    """Where identifiable training outputs live for a store, outside it (`training.protected`):
+    `UPSTREAM_PROTECTED_DIR` if set, else `protected/` beside a SQLite store (`mlruns/protected/` by default),
+    else `mlruns/protected/` in the checkout."""
+    if os.environ.get(PROTECTED_ENV):
+        return Path(os.environ[PROTECTED_ENV])
+    if uri.startswith("sqlite:///"):
+        return Path(uri[len("sqlite:///"):]).parent / "protected"
+    return REPO_ROOT / "mlruns" / "protected"
 
 
 def artifact_location(uri: str) -> str | None:
@@ -196,7 +212,7 @@ def log_training(result: Any, *, table_sample: pd.DataFrame, fingerprint: str, t
                 mlflow.log_artifact(str(out / "tuning.json"))
             # Child-level rows (ids, protected characteristics) never enter the tracking store: they go to the
             # protected folder beside it; the run holds only a pseudonymous key and a manifest (training.protected).
-            key, manifest = write_predictions(result.predictions, client.tracking_uri)
+            key, manifest = write_predictions(result.predictions, protected_root(client.tracking_uri))
             mlflow.set_tag(PREDICTIONS_KEY_TAG, key)
             write_json(manifest, out / "predictions" / "manifest.json")
             mlflow.log_artifacts(str(out / "predictions"), artifact_path="predictions")
@@ -231,21 +247,23 @@ def ui_metrics(metrics: dict[str, dict]) -> dict[str, float]:
     return flatten(trimmed)
 
 
+def input_example(schema: Schema) -> pd.DataFrame:
+    """A made-up input row (never a council's): a child with nothing recorded, every input 0 in its declared type."""
+    zero = {"long": 0, "boolean": False}
+    return pd.DataFrame([{spec.name: zero.get(spec.type.name, 0.0) for spec in schema.inputs}]).astype(
+        {spec.name: {"long": "int64", "boolean": "bool"}.get(spec.type.name, "float64") for spec in schema.inputs})
+
+
 def _log_model(result: Any, model_dir: Path, *, tags: dict[str, str], table_sample: pd.DataFrame,
                registered_name: str | None) -> Any:
-    """The pyfunc with its plain-text artifacts: booster model string, calibrator JSON, meta JSON."""
-    write_text(result.model.booster_.model_to_string(num_iteration=result.model.best_iteration_),
-               model_dir / "booster.txt")
-    write_text(result.calibrator.to_json(), model_dir / "calibrator.json")
-    write_json({"feature_names": result.feature_names, "best_iteration": result.model.best_iteration_,
-                "calibration": result.calibrator.method, **tags}, model_dir / "meta.json")
+    """The `RiskModel` as MLflow 3 recommends: models from code (`training/pyfunc.py`) with its plain-text files
+    (booster model string, calibrator JSON, meta JSON) as an artifact, a signature and a made-up input example."""
+    result.risk_model().save(model_dir)
+    write_json({**json.loads((model_dir / META_FILE).read_text(encoding="utf-8")), **tags}, model_dir / META_FILE)
+    sig = signature(table_sample, result.feature_names)
     return mlflow.pyfunc.log_model(
-        name="model", python_model=RiskModel(),
-        artifacts={BOOSTER_ARTIFACT: str(model_dir / "booster.txt"),
-                   CALIBRATOR_ARTIFACT: str(model_dir / "calibrator.json"),
-                   META_ARTIFACT: str(model_dir / "meta.json")},
-        signature=signature(table_sample, result.feature_names),
-        registered_model_name=registered_name,
+        name="model", python_model=str(PYFUNC_CODE), artifacts={MODEL_ARTIFACT: str(model_dir)},
+        signature=sig, input_example=input_example(sig.inputs), registered_model_name=registered_name,
         pip_requirements=_requirements(),
     )
 

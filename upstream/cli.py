@@ -13,10 +13,11 @@ import typer
 
 from core.config import Config, load_config
 from core.errors import UpstreamError
+from core.notice import DECISION_SUPPORT
 
 app = typer.Typer(
     name="upstream",
-    help="Risk prediction for children's services. Decision support only: a practitioner decides.",
+    help=f"Risk prediction for children's services. {DECISION_SUPPORT}",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -37,6 +38,16 @@ def _root(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show tr
 
 def _config(path: Path | None) -> Config:
     return load_config(path)
+
+
+def _simulated(cfg: Config):
+    """The council `cfg.simulation` describes, as an extract and the simulator's truth: the data `train` and
+    `score` use when no --data is given (the CLI decides that default; library code never simulates)."""
+    from features import Extract
+    from synthetic import simulate as run_simulation
+
+    council = run_simulation(cfg)
+    return Extract(children=council.children, events=council.events, source=None), council.truth
 
 
 def _parse_date(value: str | None, flag: str):  # -> pd.Timestamp | None
@@ -114,15 +125,20 @@ def train(
     tune: Annotated[bool, typer.Option("--tune", help="Bounded hyperparameter search on validation.")] = False,
 ) -> None:
     """Train LightGBM with temporal splits, evaluate against baselines (and the oracle), log to MLflow."""
-    from training.pipeline import summary, train_from_directory, train_simulated
+    from training.pipeline import summary, train_from_directory, train_from_extract
 
     cfg = _config(config)
 
     def say(msg: str) -> None:
         typer.echo(msg, err=True)
 
-    if data is None:
-        outcome = train_simulated(cfg, tune=tune, log=say)
+    if data is None:  # the default data source: the council the config describes, simulated here
+        import time
+
+        t0 = time.perf_counter()
+        extract, truth = _simulated(cfg)
+        outcome = train_from_extract(extract, cfg, truth=truth, tune=tune, log=say,
+                                     load_seconds=time.perf_counter() - t0)
     else:
         outcome = train_from_directory(data, cfg, tune=tune, log=say)
     typer.echo(summary(outcome))
@@ -168,7 +184,7 @@ def audit(
     config: ConfigOption = None,
 ) -> None:
     """Fairness audit of a registered version on its test period; sets the version's fairness verdict tag."""
-    from governance.audit import audit_version
+    from governance import audit_version
 
     result, name, resolved = audit_version(_config(config), out, version=version, alias=alias, data_dir=data,
                                            replicates=replicates, log=lambda msg: typer.echo(msg, err=True))
@@ -197,7 +213,10 @@ def score(
     """Score the cohort with the model behind an alias; write explained lists per hub and locality insight."""
     from serving.scoring import run_score, summary
 
-    result = run_score(_config(config), out=out, data=data, as_of=_parse_date(as_of, "--as-of"), alias=alias,
+    cfg = _config(config)
+    # the default data source: the council the config describes, simulated only once the other flags are checked
+    source = data if data is not None else (lambda: _simulated(cfg)[0])
+    result = run_score(cfg, out=out, data=source, as_of=_parse_date(as_of, "--as-of"), alias=alias,
                        previous=previous, explain_all=explain_all, log=lambda msg: typer.echo(msg, err=True))
     typer.echo(summary(result, out))
 
@@ -247,7 +266,7 @@ def serve(
     config: ConfigOption = None,
 ) -> None:
     """Run the web API and pages (champion model, latest scored lists, audit log). Decision support only."""
-    from serving.web.api.app import run
+    from serving.web.app import run
 
     run(_config(config), host=host, port=port)
 
@@ -271,8 +290,8 @@ def users_add(
     typer.echo(token)
 
 
-def _store(cfg: Config):  # -> serving.web.store.Store
-    from serving.web.store import Store
+def _store(cfg: Config):  # -> serving.web.data.Store
+    from serving.web.data import Store
 
     return Store(cfg.serving.database_url, token_days=cfg.security.token_days)
 
@@ -337,6 +356,7 @@ def audit_verify(config: ConfigOption = None) -> None:
         typer.echo(f"upstream: error: {check.text()}", err=True)
         raise typer.Exit(1)
     typer.echo(check.text())
+
 
 def main() -> None:
     """Console-script entry point: user mistakes end in one clear line and a non-zero exit."""

@@ -3,8 +3,8 @@
 A background thread asks the registry every `reload_interval_seconds` which version the alias points at.
 On a change it loads the new version off to the side while requests keep using the old one, then swaps a
 single reference (an atomic assignment under the GIL), so no request ever sees half a model. If loading
-fails, the old model keeps serving and readiness reports the error; that version is not tried again until
-the alias moves (or the service restarts).
+fails, the old model keeps serving and readiness reports the error; a version that failed its load check is
+not tried again for `RETRY_UNLOADABLE_SECONDS` unless the alias moves.
 
 A model is proven loadable in a child process before this process loads it (`training.loadcheck`): a
 malformed booster.txt makes LightGBM abort whatever process loads it, and that must be the child, never the
@@ -25,10 +25,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from training.model import RiskModel
+
 log = logging.getLogger("upstream.serving")
 
-# Artifacts of the training run shown to users when present (the fairness audit and model card).
-CARD_NAMES = ("model_card.md", "model_card.html")
+# Artifacts of the audited run shown to users when present (`upstream audit` writes model_card.md and audit.json).
+CARD_NAMES = ("model_card.md",)
 AUDIT_NAMES = ("audit.json",)
 CHART_SUFFIX = ".png"
 # A version that failed its load check in a child process is not tried again for this long (unless the alias moves).
@@ -36,22 +38,35 @@ RETRY_UNLOADABLE_SECONDS = 600.0
 
 
 @dataclass(frozen=True)
-class HostedModel:
-    """One loaded version: what scoring needs (booster, calibrator, feature names) and what users are shown."""
+class Champion:
+    """The version being served: the model itself and what users are shown about it.
 
-    version: str
-    booster: Any  # lightgbm.Booster
-    calibrator: Any  # training.calibration.MarginCalibrator
-    feature_names: list[str]
-    best_iteration: int | None = None
-    name: str = "upstream-risk"
-    run_id: str | None = None
-    tags: dict[str, str] = field(default_factory=dict)
+    Parameters
+    ----------
+    model : RiskModel
+        Predicts and explains; carries its registry provenance (name, version, run id, tags).
+    metrics : dict
+        Key test metrics of its training run.
+    model_card : str or None
+        The model card (Markdown), if the version was audited.
+    audit : dict or None
+        The fairness audit.json, if the version was audited.
+    charts : dict
+        Fairness chart name -> local PNG.
+    loaded_at : str
+        When this process loaded it (UTC, ISO 8601).
+    """
+
+    model: RiskModel
     metrics: dict[str, float] = field(default_factory=dict)
     model_card: str | None = None
-    audit: dict | None = None  # the fairness audit.json, if the run has one
-    charts: dict[str, Path] = field(default_factory=dict)  # fairness chart name -> local PNG
+    audit: dict | None = None
+    charts: dict[str, Path] = field(default_factory=dict)
     loaded_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+
+    @property
+    def version(self) -> str:
+        return str(self.model.version)
 
 
 class ModelUnloadable(Exception):
@@ -64,7 +79,7 @@ class ChampionLoader(Protocol):
     def champion_version(self) -> str | None:
         """The version the champion alias points at now (None if there is no champion)."""
 
-    def load(self, version: str) -> HostedModel:
+    def load(self, version: str) -> Champion:
         """Load that version completely, or raise."""
 
 
@@ -87,7 +102,7 @@ class MlflowChampionLoader:
             except MlflowException:
                 return None
 
-    def load(self, version: str) -> HostedModel:
+    def load(self, version: str) -> Champion:
         from training.loadcheck import check_loadable
         from training.registry import KEY_METRICS, load_version
         from training.tracking import using_store
@@ -95,19 +110,16 @@ class MlflowChampionLoader:
         check = check_loadable(version, name=self.name, tracking_uri=self.tracking_uri)  # a crash kills the child
         if not check.ok:
             raise ModelUnloadable(check.detail)
-        loaded = load_version(version, name=self.name, tracking_uri=self.tracking_uri)
+        model = load_version(version, name=self.name, tracking_uri=self.tracking_uri)
         metrics: dict[str, float] = {}
         card = audit = None
         charts: dict[str, Path] = {}
         with using_store(self.tracking_uri) as client:
-            if loaded.run_id:
-                run_metrics = client.get_run(loaded.run_id).data.metrics
+            if model.run_id:
+                run_metrics = client.get_run(model.run_id).data.metrics
                 metrics = {k: float(run_metrics[m]) for k, m in KEY_METRICS.items() if m in run_metrics}
-                card, audit, charts = self._extras(client, loaded.run_id, version)
-        return HostedModel(version=str(loaded.version), booster=loaded.booster, calibrator=loaded.calibrator,
-                           feature_names=list(loaded.feature_names), best_iteration=loaded.best_iteration,
-                           name=loaded.name, run_id=loaded.run_id, tags=dict(loaded.tags), metrics=metrics,
-                           model_card=card, audit=audit, charts=charts)
+                card, audit, charts = self._extras(client, model.run_id, version)
+        return Champion(model=model, metrics=metrics, model_card=card, audit=audit, charts=charts)
 
     def _extras(self, client: Any, run_id: str, version: str) -> tuple[str | None, dict | None, dict[str, Path]]:
         """The model card, audit.json and fairness charts among the run's artifacts (best effort)."""
@@ -160,7 +172,7 @@ class ModelHost:
                  last_loaded: Callable[[], str | None] | None = None) -> None:
         self.loader, self.interval = loader, float(interval_seconds)
         self.remember, self.last_loaded = remember, last_loaded
-        self._model: HostedModel | None = None
+        self._champion: Champion | None = None
         self._error: str | None = None
         self._failed_version: str | None = None
         self._fallback: str | None = None
@@ -171,11 +183,11 @@ class ModelHost:
         self._thread: threading.Thread | None = None
 
     @property
-    def model(self) -> HostedModel | None:
-        return self._model  # a single reference read: always a whole model
+    def champion(self) -> Champion | None:
+        return self._champion  # a single reference read: always a whole model
 
     def status(self) -> HostStatus:
-        m = self._model
+        m = self._champion
         return HostStatus(version=m.version if m else None, loaded_at=m.loaded_at if m else None,
                           last_check=self._last_check, error=self._error, failed_version=self._failed_version,
                           fallback=self._fallback)
@@ -191,10 +203,10 @@ class ModelHost:
                 log.warning(self._error)
                 return False
             if version is None:
-                if self._model is None:
+                if self._champion is None:
                     self._error = "no champion model registered"
                 return False
-            current = self._model.version if self._model else None
+            current = self._champion.version if self._champion else None
             if version == current:
                 self._error = self._failed_version = self._fallback = None
                 return False
@@ -206,20 +218,19 @@ class ModelHost:
                 self._failed_version = version
                 # a model that failed its check in the child is bad until the alias moves; anything else may be
                 # passing (a registry hiccup), tried again at the next poll
-                self._retry_after = time.monotonic() + (RETRY_UNLOADABLE_SECONDS if isinstance(exc, ModelUnloadable)
-                                                        else 0.0)
-                reason = str(exc)[:300] if isinstance(exc, ModelUnloadable) else f"{type(exc).__name__}: " \
-                                                                                   f"{str(exc)[:300]}"
+                unloadable = isinstance(exc, ModelUnloadable)
+                self._retry_after = time.monotonic() + (RETRY_UNLOADABLE_SECONDS if unloadable else 0.0)
+                reason = str(exc)[:300] if unloadable else f"{type(exc).__name__}: {str(exc)[:300]}"
                 self._error = f"version {version} failed to load: {reason}"
                 log.error("hot reload: %s; still serving version %s", self._error, current)
-                if self._model is None:
+                if self._champion is None:
                     self._fall_back(version)
                 return False
             self._swap(new, was=current)
             return True
 
-    def _swap(self, new: HostedModel, *, was: str | None) -> None:
-        self._model = new  # the swap
+    def _swap(self, new: Champion, *, was: str | None) -> None:
+        self._champion = new  # the swap
         self._error = self._failed_version = self._fallback = None
         log.info("now serving version %s (was %s)", new.version, was)
         if self.remember is not None:
@@ -234,11 +245,11 @@ class ModelHost:
         if previous is None or previous == failed:
             return
         try:
-            model = self.loader.load(previous)
+            champion = self.loader.load(previous)
         except Exception as exc:
             log.error("fallback to version %s failed too: %s", previous, str(exc)[:300])
             return
-        self._model = model
+        self._champion = champion
         self._fallback = (f"the champion (version {failed}) cannot be loaded; serving version {previous}, "
                           "the last version that loaded")
         log.critical(self._fallback)
@@ -268,14 +279,14 @@ class ModelHost:
 class StaticLoader:
     """A loader for one in-memory model (tests, benchmarks): never moves."""
 
-    def __init__(self, model: HostedModel) -> None:
-        self._model = model
+    def __init__(self, champion: Champion) -> None:
+        self._champion = champion
 
     def champion_version(self) -> str | None:
-        return self._model.version
+        return self._champion.version
 
-    def load(self, version: str) -> HostedModel:
-        return self._model
+    def load(self, version: str) -> Champion:
+        return self._champion
 
 
 def wait_for(predicate: Any, timeout: float = 5.0, step: float = 0.02) -> bool:

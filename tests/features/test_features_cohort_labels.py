@@ -2,13 +2,56 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
 import pandas as pd
 import pytest
 from feature_histories import frame_children, frame_events
 
-from features import cohort, labels
+from features.history import History, position
+from features.labels import label_array
+from features.timeline import day_of, normalise_dates, shift_months, to_days
 
 T = pd.Timestamp("2016-03-31")
+
+
+# The cohort rule and the label rule, each alone, on the engine's own parts (History.cohort_codes, label_array).
+def cohort(children: pd.DataFrame, events: pd.DataFrame,
+           as_of: pd.Timestamp | Sequence[pd.Timestamp]) -> pd.DataFrame:
+    """One row (child_id, family_id, as_of) per child in the cohort at each as-of date, ordered by date then
+    child_id. Excluded: the unborn, children aged 18 or more, children not yet arrived or already gone
+    (`left_on` is the last day resident), and children in care on the date (a care episode started on or
+    before it and not ended by it)."""
+    return cohort_frame(History(children, events), normalise_dates(as_of))
+
+
+def cohort_frame(history: History, dates: list[pd.Timestamp]) -> pd.DataFrame:
+    codes, which = history.cohort_codes([day_of(d) for d in dates])
+    return pd.DataFrame({
+        "child_id": history.child_ids[codes],
+        "family_id": history.family_ids[history.family[codes]],
+        "as_of": pd.DatetimeIndex(np.asarray(dates, dtype="datetime64[ns]"))[which],
+    })
+
+
+def labels(rows: pd.DataFrame, events: pd.DataFrame, *, event_type: str = "looked_after",
+           horizon_months: int = 12, extract_date: pd.Timestamp) -> pd.Series:
+    """For each (child_id, as_of) row: 1 if an `event_type` event of the child has an event date in
+    (as_of, as_of + horizon_months], else 0; <NA> where as_of + horizon is after the extract date (the
+    window is not fully observed). Returned as pandas Int8 aligned with `rows`.
+
+    The label is the one value allowed to look past the as-of date, and only into that window."""
+    ids = pd.Index(pd.unique(rows["child_id"].to_numpy(dtype=object)))
+    ev = events[(events["event_type"] == event_type).to_numpy() & events["child_id"].notna().to_numpy()]
+    ek = ids.get_indexer(ev["child_id"].to_numpy(dtype=object)).astype(np.int64)
+    keep = ek >= 0
+    pos = np.sort(position(ek[keep], to_days(ev["event_date"])[keep]))
+    rk = ids.get_indexer(rows["child_id"].to_numpy(dtype=object)).astype(np.int64)
+    t = to_days(rows["as_of"])
+    end = shift_months(t, horizon_months) if len(t) else t
+    values = label_array(pos, rk, t, end, day_of(extract_date))
+    return pd.Series(values, index=rows.index, name="label")
 
 
 def _child(cid: str, born: str, arrived: str | None = None, left: str | None = None, family: str = "F1") -> dict:

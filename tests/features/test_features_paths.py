@@ -10,7 +10,7 @@ from feature_histories import random_extract
 
 from core.config import load_config
 from core.errors import ContractError
-from features import Extract, build, build_features, history
+from features import Extract, _small, build, build_features
 from features.timeline import month_shifts, shift_months
 
 CFG = load_config()
@@ -43,8 +43,8 @@ def test_chunking_changes_nothing(monkeypatch: pytest.MonkeyPatch, extract: Extr
 
 def test_pandas_path_of_the_history_changes_nothing(monkeypatch: pytest.MonkeyPatch, extract: Extract,
                                                     table: pd.DataFrame) -> None:
-    assert len(extract.children) + len(extract.events) < history.SMALL  # the fixture takes the small path
-    monkeypatch.setattr(history, "SMALL", 0)
+    assert len(extract.children) + len(extract.events) < _small.SMALL  # the fixture takes the small path
+    monkeypatch.setattr(_small, "SMALL", 0)
     _same(build_features(extract, DATES, CFG, extract_date=EXTRACT_DATE), table)
 
 
@@ -57,7 +57,7 @@ def test_children_in_any_order(extract: Extract, table: pd.DataFrame) -> None:
 @pytest.mark.parametrize("small", [True, False])
 def test_duplicate_child_ids_are_refused(monkeypatch: pytest.MonkeyPatch, extract: Extract, small: bool) -> None:
     if not small:
-        monkeypatch.setattr(history, "SMALL", 0)
+        monkeypatch.setattr(_small, "SMALL", 0)
     children = pd.concat([extract.children, extract.children.iloc[[3]]], ignore_index=True)
     with pytest.raises(ContractError, match="unique"):
         build_features(Extract(children=children, events=extract.events), DATES, CFG)

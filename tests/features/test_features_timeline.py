@@ -9,7 +9,15 @@ import pytest
 from core.config import load_config
 from core.errors import UpstreamError
 from features import Extract, as_of_grid
-from features.timeline import completed_months, day_of, from_day, parse_every, resolve_as_of, shift_months
+from features.timeline import (
+    completed_months,
+    day_of,
+    from_day,
+    month_end_on_or_before,
+    parse_every,
+    resolve_as_of,
+    shift_months,
+)
 
 CFG = load_config()
 
@@ -58,6 +66,12 @@ def test_default_grid_is_20_quarterly_month_ends_anchored_at_the_extract() -> No
 
 def test_grid_anchor_is_the_month_end_on_or_before_the_extract_date() -> None:
     assert as_of_grid(_extract("2017-03-30"), CFG)[-1] == pd.Timestamp("2017-02-28")
+
+
+def test_month_end_on_or_before() -> None:
+    """The default as-of date of `upstream score` and the grid's anchor."""
+    assert month_end_on_or_before(pd.Timestamp("2017-03-31")) == pd.Timestamp("2017-03-31")
+    assert month_end_on_or_before(pd.Timestamp("2017-03-30 14:00")) == pd.Timestamp("2017-02-28")
 
 
 def test_grid_with_range_and_step() -> None:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features import loaders, validation
+from features import _small, loaders, validation
 from features.loaders import RawTable, read_raw
 
 TINY = Path(__file__).resolve().parents[2] / "examples" / "tiny_extract"
@@ -80,8 +80,7 @@ def test_small_and_large_paths_agree(raw: dict[str, RawTable], columns: set[str]
                                      monkeypatch: pytest.MonkeyPatch) -> None:
     hubs = ("Northfield", "Riverside", "Eastgate")
     small = validation.validate_raw(raw, hubs=hubs, extract_date=EXTRACT_DATE)
-    monkeypatch.setattr(validation, "SMALL", 0)  # every table takes the pandas path
-    monkeypatch.setattr(loaders, "SMALL", 0)
+    monkeypatch.setattr(_small, "SMALL", 0)  # every table takes the pandas path
     large = validation.validate_raw(raw, hubs=hubs, extract_date=EXTRACT_DATE)
     assert _summary(small) == _summary(large)
     for name in ("children", "events"):
@@ -113,7 +112,7 @@ def test_small_int_parser_matches_pandas(value: str | None, monkeypatch: pytest.
     for values in ([value, "3"], [value, None], [value]):
         array = np.array(values, dtype=object)
         small = loaders._int_array(array)
-        monkeypatch.setattr(loaders, "SMALL", 0)
+        monkeypatch.setattr(_small, "SMALL", 0)
         large = loaders._int_array(array)
         monkeypatch.undo()
         pd.testing.assert_extension_array_equal(small, large)

@@ -1,5 +1,5 @@
-"""Governance tests audit models trained on the training tests' feature table."""
+"""Governance tests audit models trained on the training tests' feature table (tests/helpers/training.py)."""
 
-from tests.training.conftest import config, feature_table, tracking_uri
+from tests.helpers.training import config, feature_table, fitted_result, tracking_uri
 
-__all__ = ["config", "feature_table", "tracking_uri"]
+__all__ = ["config", "feature_table", "fitted_result", "tracking_uri"]

@@ -10,10 +10,9 @@ from mlflow import MlflowClient
 from typer.testing import CliRunner
 
 from core.errors import UpstreamError
-from governance.audit import EarlyHelpCounts, audit_predictions, audit_version, early_help_from_extract
-from tests.governance.test_fairness import make_config, make_predictions
-from tests.training.conftest import FEATURES, small_config
-from training.fit import fit_evaluate
+from governance import EarlyHelpCounts, audit_predictions, audit_version, early_help_from_extract
+from tests.helpers.audit import make_config, make_predictions
+from tests.helpers.training import small_config
 from training.registry import PromotionRefused, promote
 from training.tracking import log_training
 
@@ -21,16 +20,16 @@ OUTPUTS = {"audit.json", "audit.html", "model_card.md", "transparency_record.md"
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory, feature_table):  # noqa: ANN001, ANN201
+def store(tmp_path_factory, feature_table, fitted_result):
     """A store holding one version logged by the training pipeline (with its test predictions)."""
-    table, truth = feature_table
-    result = fit_evaluate(table, small_config(), feature_names=FEATURES, truth=truth)
+    table, _ = feature_table
+    result = fitted_result
     uri = f"sqlite:///{tmp_path_factory.mktemp('store') / 'mlruns' / 'mlflow.db'}"
     logged = log_training(result, table_sample=table.head(200), fingerprint="fp-audit", tracking_uri=uri, plots=False)
     return uri, logged
 
 
-def test_audit_version_logs_outputs_and_sets_the_verdict_tag(store, tmp_path) -> None:  # noqa: ANN001
+def test_audit_version_logs_outputs_and_sets_the_verdict_tag(store, tmp_path) -> None:
     uri, logged = store
     result, name, version = audit_version(small_config(), tmp_path / "out", alias="challenger", replicates=10,
                                           tracking_uri=uri)
@@ -38,15 +37,18 @@ def test_audit_version_logs_outputs_and_sets_the_verdict_tag(store, tmp_path) ->
     assert {p.name for p in (tmp_path / "out").iterdir()} == OUTPUTS
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     tags = client.get_model_version(name, version).tags
-    assert tags["fairness_verdict"] == result.verdict in ("pass", "review")
-    assert tags["fairness_reasons"] and len(tags["fairness_reasons"]) <= 500
+    # the tags say what the audit found: the verdict follows from the reasons, and the reasons tag summarises them
+    assert result.verdict == ("review" if result.reasons else "pass")
+    assert tags["fairness_verdict"] == result.verdict
+    assert tags["fairness_reasons"] == result.short_reasons() and len(tags["fairness_reasons"]) <= 500
     logged_files = {a.path for a in client.list_artifacts(logged["run_id"], "fairness")}
     assert logged_files == {f"fairness/{n}" for n in OUTPUTS}
     report = json.loads((tmp_path / "out" / "audit.json").read_text())
     assert report["model"]["version"] == version and report["model"]["metrics"]["test_model_pr_auc"] > 0
+    assert report["verdict"] == result.verdict and report["reasons"] == list(result.reasons)
 
 
-def test_promote_refuses_review_unless_overridden_with_a_reason(store, tmp_path) -> None:  # noqa: ANN001
+def test_promote_refuses_review_unless_overridden_with_a_reason(store, tmp_path) -> None:
     uri, logged = store
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     client.set_model_version_tag("upstream-risk", logged["version"], "fairness_verdict", "review")
@@ -63,7 +65,7 @@ def test_promote_refuses_review_unless_overridden_with_a_reason(store, tmp_path)
     assert "board-chair" in tags["fairness_override"] and "hub capacity" in tags["fairness_override"]
 
 
-def test_cli_audit(store, tmp_path, monkeypatch) -> None:  # noqa: ANN001
+def test_cli_audit(store, tmp_path, monkeypatch) -> None:
     from upstream.cli import app
 
     uri, logged = store
@@ -81,7 +83,7 @@ def test_cli_audit(store, tmp_path, monkeypatch) -> None:  # noqa: ANN001
         audit_version(small_config(), tmp_path / "x", version=1, alias="champion", tracking_uri=uri)
 
 
-def test_early_help_from_the_extract(tiny_copy) -> None:  # noqa: ANN001
+def test_early_help_from_the_extract(tiny_copy) -> None:
     cfg = make_config()
     from core.config import load_config
 

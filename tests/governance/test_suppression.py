@@ -7,11 +7,10 @@ import json
 
 import pytest
 
-from governance.audit import audit_predictions
-from governance.audit_report import write_outputs
-from governance.fairness import FIXED_COUNTS, FIXED_RATES, OP_COUNTS, OP_RATES
-from governance.suppression import Relation, recoverable, suppress
-from tests.governance.test_fairness import make_config, make_predictions
+from governance import Relation, audit_predictions, suppress, write_outputs
+from governance._metrics import FIXED_COUNTS, FIXED_RATES, OP_COUNTS, OP_RATES
+from governance._suppression import recoverable
+from tests.helpers.audit import make_config, make_predictions
 
 
 def test_a_small_cell_and_one_complement_are_hidden() -> None:
@@ -54,7 +53,7 @@ def report() -> dict:
     return audit_predictions(frame, make_config(), replicates=10).report
 
 
-def _rows(report: dict):  # noqa: ANN202 - (table, row) pairs, the overall row included
+def _rows(report: dict):
     yield {"attribute": "*"}, report["overall"]
     for table in report["tables"]:
         for row in table["groups"]:
@@ -152,7 +151,7 @@ def test_no_suppressed_count_can_be_recovered_by_differences(report: dict) -> No
     assert recoverable(values, [Relation(t, p) for t, p in rels], hidden) == set()
 
 
-def test_outputs_hold_no_identifiers(tmp_path) -> None:  # noqa: ANN001
+def test_outputs_hold_no_identifiers(tmp_path) -> None:
     frame = make_predictions(600, seed=2)
     result = audit_predictions(frame, make_config(), replicates=5)
     files = write_outputs(result, tmp_path / "audit", make_config())

@@ -6,15 +6,15 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import lightgbm as lgb  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+import pytest
 
-from core.config import Config, parse_config  # noqa: E402
-from features import feature_columns  # noqa: E402
-from serving.scoring import ScoringModel  # noqa: E402
-from training.calibration import MarginCalibrator  # noqa: E402
+from core.config import Config, parse_config
+from features import feature_columns
+from training.calibration import MarginCalibrator
+from training.model import RiskModel
 
 SCORING_HUBS = [{"name": "Northfield", "capacity": 3}, {"name": "Riverside", "capacity": 4},
                 {"name": "Eastgate", "capacity": 2}]
@@ -71,7 +71,7 @@ def make_cohort(config: Config, *, n_families: int = 500, seed: int = 0, as_of: 
     return pd.concat([keys, X, audit], axis=1)
 
 
-def fit_model(config: Config, *, seed: int = 1) -> ScoringModel:
+def fit_model(config: Config, *, seed: int = 1) -> RiskModel:
     train = make_cohort(config, n_families=2500, seed=seed)
     cols = feature_columns(config)
     y = train["label"].astype(int).to_numpy()
@@ -81,7 +81,7 @@ def fit_model(config: Config, *, seed: int = 1) -> ScoringModel:
     booster = lgb.train(params, lgb.Dataset(X, label=y), num_boost_round=40)
     margin = booster.predict(X, raw_score=True)
     calibrator = MarginCalibrator("platt").fit(margin, y)
-    return ScoringModel(booster=booster, calibrator=calibrator, feature_names=cols, num_iteration=30,
+    return RiskModel(booster=booster, calibrator=calibrator, feature_names=cols, num_iteration=30,
                         name="upstream-risk", version="7", alias="champion", run_id="run123")
 
 
@@ -91,12 +91,12 @@ def s_config() -> Config:
 
 
 @pytest.fixture(scope="session")
-def s_config_with():  # noqa: ANN201 - the config factory, for tests that change a serving setting
+def s_config_with():
     return scoring_config
 
 
 @pytest.fixture(scope="session")
-def s_model(s_config: Config) -> ScoringModel:
+def s_model(s_config: Config) -> RiskModel:
     return fit_model(s_config)
 
 

@@ -1,39 +1,14 @@
-"""TreeSHAP additivity; reason codes: the largest positive contributions, never an absence, in plain English."""
+"""Reason codes: the largest positive contributions, never an absence, in plain English."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from core.config import Config
 from features import describe
-from serving.explain import explain_rows, family_reasons, feature_matrix, informative, predict_margin, reasons_for_child
-from serving.scoring import ScoringModel
-
-
-def test_shap_plus_base_value_equals_margin(s_model: ScoringModel, s_cohort: pd.DataFrame) -> None:
-    rows = s_cohort.head(300)
-    shap, base = explain_rows(s_model.booster, rows, s_model.feature_names, num_iteration=s_model.num_iteration)
-    margin = predict_margin(s_model.booster, rows, s_model.feature_names, num_iteration=s_model.num_iteration)
-    assert shap.shape == (300, len(s_model.feature_names))
-    np.testing.assert_allclose(shap.sum(axis=1) + base, margin, atol=1e-6, rtol=0)
-
-
-def test_explanations_use_the_same_trees_as_the_margin(s_model: ScoringModel, s_cohort: pd.DataFrame) -> None:
-    # the booster holds 40 trees, the model uses 30: SHAP over all 40 would not add up to the served margin
-    rows = s_cohort.head(50)
-    shap_all, base_all = explain_rows(s_model.booster, rows, s_model.feature_names)
-    margin = predict_margin(s_model.booster, rows, s_model.feature_names, num_iteration=s_model.num_iteration)
-    assert np.abs(shap_all.sum(axis=1) + base_all - margin).max() > 1e-3
-
-
-def test_explain_rows_handles_one_row_and_no_rows(s_model: ScoringModel, s_cohort: pd.DataFrame) -> None:
-    one, base1 = explain_rows(s_model.booster, s_cohort.head(1), s_model.feature_names)
-    none, base0 = explain_rows(s_model.booster, s_cohort.head(0), s_model.feature_names)
-    assert one.shape == (1, len(s_model.feature_names)) and none.shape == (0, len(s_model.feature_names))
-    assert base0 == pytest.approx(base1)
-
+from serving.explain import family_reasons, informative
+from training.model import RiskModel
 
 FEATS = ["age_months", "hub_code", "n_referral_12m", "n_referral_24m", "n_domestic_abuse_6m", "cp_plan_open",
          "days_since_referral", "n_missing_episode_12m", "early_help_open", "n_contact_6m"]
@@ -49,6 +24,12 @@ def _row(**values: float) -> np.ndarray:
 
 def _shap(**values: float) -> np.ndarray:
     return np.array([values.get(f, 0.0) for f in FEATS], dtype=float)
+
+
+def reasons_for_child(x: np.ndarray, shap: np.ndarray, feature_names: list[str], *, describe: object
+                      ) -> tuple[list, object]:
+    """The top 3 reasons and the protective factor for one child (a one-child family)."""
+    return family_reasons([""], x.reshape(1, -1), shap.reshape(1, -1), feature_names, top=3, describe=describe)
 
 
 def test_reasons_are_the_largest_positive_contributions_with_values() -> None:
@@ -103,7 +84,7 @@ def test_informative_rules() -> None:
     assert informative("n_referral_12m", 0, positive=False)  # "no referrals" can be protective
 
 
-def test_every_listed_reason_renders_without_a_placeholder(s_model: ScoringModel, s_cohort: pd.DataFrame,
+def test_every_listed_reason_renders_without_a_placeholder(s_model: RiskModel, s_cohort: pd.DataFrame,
                                                            s_config: Config) -> None:
     from serving.scoring import score_cohort
 
@@ -118,7 +99,7 @@ def test_every_listed_reason_renders_without_a_placeholder(s_model: ScoringModel
         assert not t[:1].islower()
 
 
-def test_reasons_match_the_largest_positive_shap_of_each_listed_family(s_model: ScoringModel,
+def test_reasons_match_the_largest_positive_shap_of_each_listed_family(s_model: RiskModel,
                                                                        s_cohort: pd.DataFrame,
                                                                        s_config: Config) -> None:
     """Independent check: per feature the family's max risk-weighted SHAP over children with a recorded value
@@ -147,13 +128,6 @@ def test_reasons_match_the_largest_positive_shap_of_each_listed_family(s_model: 
         expected = sorted(best, key=lambda g: -best[g])[:3]
         got = [feature_kind(f)[1] for f in json.loads(fam["reason_features"])]
         assert got == expected
-
-
-def test_feature_matrix_refuses_a_table_without_the_models_columns(s_model: ScoringModel) -> None:
-    from core.errors import UpstreamError
-
-    with pytest.raises(UpstreamError, match="lacks the model's input column"):
-        feature_matrix(pd.DataFrame({"child_id": ["a"]}), s_model.feature_names)
 
 
 def test_a_childs_age_reads_clearly_in_a_family() -> None:

@@ -9,7 +9,8 @@ import pandas as pd
 
 from core.config import Config
 from serving.lists import change_text, hub_list, left_the_list, rank_families, what_changed
-from serving.scoring import ScoringModel, score_cohort, write_scoring
+from serving.scoring import score_cohort, write_scoring
+from training.model import RiskModel
 
 
 def _scores(rows: list[tuple[str, str, str, float]]) -> pd.DataFrame:
@@ -17,7 +18,7 @@ def _scores(rows: list[tuple[str, str, str, float]]) -> pd.DataFrame:
                           "previously_known": False} for c, f, h, p in rows])
 
 
-def test_top_k_per_hub_honours_capacity(s_model: ScoringModel, s_cohort: pd.DataFrame, s_config: Config) -> None:
+def test_top_k_per_hub_honours_capacity(s_model: RiskModel, s_cohort: pd.DataFrame, s_config: Config) -> None:
     fam = score_cohort(s_model, s_cohort, s_config).families
     for hub in s_config.council.hubs:
         in_hub = fam[fam["hub"] == hub.name].sort_values("rank_in_hub")
@@ -29,7 +30,7 @@ def test_top_k_per_hub_honours_capacity(s_model: ScoringModel, s_cohort: pd.Data
         assert listed["family_risk"].min() >= in_hub.loc[~in_hub["listed"], "family_risk"].max()
 
 
-def test_threshold_lists_beyond_capacity(s_config_with) -> None:  # noqa: ANN001
+def test_threshold_lists_beyond_capacity(s_config_with) -> None:
     config = s_config_with(list_probability_threshold=0.5)
     rows = [(f"c{i}", f"f{i}", "Eastgate", p) for i, p in enumerate([0.9, 0.8, 0.6, 0.55, 0.2, 0.1])]
     fam = rank_families(_scores(rows), config)  # Eastgate's capacity is 2
@@ -84,7 +85,7 @@ def test_what_changed_against_a_previous_list() -> None:
     assert what_changed(now, None).isna().all()
 
 
-def test_what_changed_end_to_end(tmp_path, s_model: ScoringModel, s_cohort: pd.DataFrame,  # noqa: ANN001
+def test_what_changed_end_to_end(tmp_path, s_model: RiskModel, s_cohort: pd.DataFrame,
                                  s_config: Config) -> None:
     from serving.lists import read_previous
 
@@ -100,7 +101,7 @@ def test_what_changed_end_to_end(tmp_path, s_model: ScoringModel, s_cohort: pd.D
     assert any(c["direction"] == "up" for c in listed["changes"])
 
 
-def test_hub_list_csv_carries_no_ethnicity_and_reads_in_rank_order(s_model: ScoringModel, s_cohort: pd.DataFrame,
+def test_hub_list_csv_carries_no_ethnicity_and_reads_in_rank_order(s_model: RiskModel, s_cohort: pd.DataFrame,
                                                                     s_config: Config) -> None:
     fam = score_cohort(s_model, s_cohort, s_config).families
     table = hub_list(fam, "Riverside")
@@ -112,7 +113,7 @@ def test_hub_list_csv_carries_no_ethnicity_and_reads_in_rank_order(s_model: Scor
     assert np.all(table["risk_percent"].between(0, 100))
 
 
-def test_html_escapes_and_says_decision_support(tmp_path, s_model: ScoringModel, s_cohort: pd.DataFrame,  # noqa: ANN001
+def test_html_escapes_and_says_decision_support(tmp_path, s_model: RiskModel, s_cohort: pd.DataFrame,
                                                 s_config: Config) -> None:
     cohort = s_cohort.copy()
     cohort.loc[cohort["family_id"] == cohort["family_id"].iloc[0], "family_id"] = "<script>x</script>"

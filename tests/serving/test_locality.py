@@ -8,10 +8,11 @@ import pytest
 
 from core.config import Config
 from serving.locality import hub_drivers, locality_table
-from serving.scoring import ScoringModel, score_cohort
+from serving.scoring import score_cohort
+from training.model import RiskModel
 
 
-def test_expected_entries_and_interval(s_model: ScoringModel, s_cohort: pd.DataFrame, s_config: Config) -> None:
+def test_expected_entries_and_interval(s_model: RiskModel, s_cohort: pd.DataFrame, s_config: Config) -> None:
     result = score_cohort(s_model, s_cohort, s_config)
     loc = result.locality.set_index("hub")
     for hub in [*s_config.council.hub_names, "All hubs"]:
@@ -25,7 +26,7 @@ def test_expected_entries_and_interval(s_model: ScoringModel, s_cohort: pd.DataF
     assert loc.loc["All hubs", "families_listed"] == result.families["listed"].sum()
 
 
-def test_flagged_children_and_share_aged_five_plus(s_model: ScoringModel, s_cohort: pd.DataFrame,
+def test_flagged_children_and_share_aged_five_plus(s_model: RiskModel, s_cohort: pd.DataFrame,
                                                    s_config: Config) -> None:
     result = score_cohort(s_model, s_cohort, s_config)
     loc = result.locality.set_index("hub")

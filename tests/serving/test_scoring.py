@@ -11,24 +11,22 @@ import pytest
 
 from core.config import Config
 from core.errors import UpstreamError
-from serving.explain import feature_matrix
 from serving.scoring import (
     SCORE_COLUMNS,
-    ScoringModel,
-    default_as_of,
     run_score,
     score_children,
     score_cohort,
     score_family,
     write_scoring,
 )
+from training.model import RiskModel
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ROOT / "examples" / "tiny_extract"
 
 
 @pytest.fixture(scope="module")
-def written(tmp_path_factory: pytest.TempPathFactory, s_model: ScoringModel, s_cohort: pd.DataFrame,
+def written(tmp_path_factory: pytest.TempPathFactory, s_model: RiskModel, s_cohort: pd.DataFrame,
             s_config: Config) -> Path:
     out = tmp_path_factory.mktemp("score") / "out"
     write_scoring(score_cohort(s_model, s_cohort, s_config), out, s_config)
@@ -92,7 +90,7 @@ def test_no_ethnicity_anywhere(written: Path) -> None:
 
 def test_manifest_and_pages_say_decision_support(written: Path) -> None:
     manifest = json.loads((written / "manifest.json").read_text())
-    assert manifest["notice"] == "decision support only: a practitioner decides"
+    assert manifest["notice"] == "Decision support only: a practitioner decides."
     assert manifest["model"] == {"name": "upstream-risk", "version": "7", "alias": "champion", "run_id": "run123"}
     assert manifest["as_of"] == "2017-03-31" and manifest["data_fingerprint"]
     assert manifest["counts"]["families_listed"] == sum(manifest["counts"]["families_listed_by_hub"].values())
@@ -100,13 +98,13 @@ def test_manifest_and_pages_say_decision_support(written: Path) -> None:
         assert "Decision support only: a practitioner decides." in page.read_text()
 
 
-def test_explain_all_explains_everyone(s_model: ScoringModel, s_cohort: pd.DataFrame, s_config: Config) -> None:
+def test_explain_all_explains_everyone(s_model: RiskModel, s_cohort: pd.DataFrame, s_config: Config) -> None:
     result = score_cohort(s_model, s_cohort, s_config, explain_all=True)
     assert result.explanations["child_id"].nunique() == len(s_cohort)
     assert result.families["reasons"].map(lambda r: len(json.loads(r)) > 0).mean() > 0.5
 
 
-def test_score_family_agrees_with_the_batch(s_model: ScoringModel, s_cohort: pd.DataFrame, s_config: Config) -> None:
+def test_score_family_agrees_with_the_batch(s_model: RiskModel, s_cohort: pd.DataFrame, s_config: Config) -> None:
     result = score_cohort(s_model, s_cohort, s_config)
     top = result.families[result.families["listed"]].iloc[0]
     one = score_family(s_model, s_cohort[s_cohort["family_id"] == top["family_id"]], s_config)
@@ -114,7 +112,7 @@ def test_score_family_agrees_with_the_batch(s_model: ScoringModel, s_cohort: pd.
     assert one["reasons"] == json.loads(top["reasons"]) and one["protective"] == top["protective"]
 
 
-def test_children_are_ranked_like_a_pandas_sort(s_model: ScoringModel, s_cohort: pd.DataFrame,
+def test_children_are_ranked_like_a_pandas_sort(s_model: RiskModel, s_cohort: pd.DataFrame,
                                                 s_config: Config) -> None:
     shuffled = s_cohort.sample(frac=1, random_state=3).set_index(np.arange(len(s_cohort))[::-1])
     scores, X = score_children(s_model, shuffled, s_config)
@@ -127,10 +125,10 @@ def test_children_are_ranked_like_a_pandas_sort(s_model: ScoringModel, s_cohort:
     assert scores["hub"].tolist() == by_id["hub"].tolist()
     assert scores["previously_known"].tolist() == by_id["previously_known"].tolist()
     assert scores["age_years"].tolist() == (by_id["age_months"] // 12).astype(int).tolist()
-    assert np.array_equal(X, feature_matrix(by_id, s_model.feature_names), equal_nan=True)
+    assert np.array_equal(X, s_model.matrix(by_id), equal_nan=True)
 
 
-def test_score_family_gives_the_batch_tables_numbers(s_model: ScoringModel, s_cohort: pd.DataFrame,
+def test_score_family_gives_the_batch_tables_numbers(s_model: RiskModel, s_cohort: pd.DataFrame,
                                                      s_config: Config) -> None:
     sizes = s_cohort.groupby("family_id").size()
     rows = s_cohort[s_cohort["family_id"] == sizes.idxmax()]
@@ -141,12 +139,9 @@ def test_score_family_gives_the_batch_tables_numbers(s_model: ScoringModel, s_co
                                .itertuples(index=False)]
 
 
-def test_default_as_of_is_the_month_end_on_or_before() -> None:
-    assert default_as_of(pd.Timestamp("2017-03-31")) == pd.Timestamp("2017-03-31")
-    assert default_as_of(pd.Timestamp("2017-03-30")) == pd.Timestamp("2017-02-28")
 
 
-def test_run_score_on_an_extract(tmp_path: Path, s_model: ScoringModel, s_config: Config) -> None:
+def test_run_score_on_an_extract(tmp_path: Path, s_model: RiskModel, s_config: Config) -> None:
     result = run_score(s_config, out=tmp_path / "out", data=TINY, model=s_model, as_of=pd.Timestamp("2016-04-30"))
     assert result.manifest["as_of"] == "2016-04-30" and result.manifest["extract_date"]
     assert (tmp_path / "out" / "lists" / "Northfield.html").is_file()
@@ -161,7 +156,7 @@ def test_run_score_on_an_extract(tmp_path: Path, s_model: ScoringModel, s_config
     ({"as_of": pd.Timestamp("2030-01-31")}, "after the extract's last date"),
     ({"previous": Path("/nonexistent")}, "no families.parquet there"),
 ])
-def test_user_mistakes_are_one_clear_line(tmp_path: Path, s_model: ScoringModel, s_config: Config,
+def test_user_mistakes_are_one_clear_line(tmp_path: Path, s_model: RiskModel, s_config: Config,
                                           kwargs: dict, message: str) -> None:
     with pytest.raises(UpstreamError, match=message):
         run_score(s_config, out=tmp_path / "out", data=TINY, model=s_model, **kwargs)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from core.errors import UpstreamError
-from tests.training.conftest import FEATURES, small_config
+from tests.helpers.training import FEATURES, small_config
 from training.baselines import ReferralRule
 from training.fit import fit_evaluate
 from training.metrics import flatten
@@ -15,12 +15,11 @@ from training.splits import horizon_end
 
 
 @pytest.fixture(scope="module")
-def result(feature_table):  # noqa: ANN001, ANN201
-    table, truth = feature_table
-    return fit_evaluate(table, small_config(), feature_names=FEATURES, truth=truth)
+def result(fitted_result):
+    return fitted_result
 
 
-def test_blocks_are_separated_and_use_only_labelled_rows(result, feature_table) -> None:  # noqa: ANN001
+def test_blocks_are_separated_and_use_only_labelled_rows(result, feature_table) -> None:
     table, _ = feature_table
     split = result.split
     assert all(horizon_end(d, 12) <= split.validation[0] for d in split.train)
@@ -34,7 +33,7 @@ def test_blocks_are_separated_and_use_only_labelled_rows(result, feature_table) 
     assert result.rows["test"] == int((table["as_of"].isin(split.test) & table["label"].notna()).sum())
 
 
-def test_predictions_carry_what_the_fairness_audit_reads(result) -> None:  # noqa: ANN001
+def test_predictions_carry_what_the_fairness_audit_reads(result) -> None:
     pred = result.predictions["test"]
     for col in ("child_id", "family_id", "as_of", "label", "probability", "margin", "logistic", "rule", "p_true",
                 "sex", "ethnicity", "ethnic_group", "disability", "age_band", "hub", "deprivation_decile",
@@ -46,7 +45,7 @@ def test_predictions_carry_what_the_fairness_audit_reads(result) -> None:  # noq
     assert np.all(np.diff(pred["probability"].to_numpy()[order]) >= -1e-12)
 
 
-def test_metrics_cover_model_baselines_and_oracle(result) -> None:  # noqa: ANN001
+def test_metrics_cover_model_baselines_and_oracle(result) -> None:
     test = result.metrics["test"]
     assert set(test) == {"model", "logistic", "rule", "oracle"}
     overall = test["model"]["overall"]
@@ -61,7 +60,7 @@ def test_metrics_cover_model_baselines_and_oracle(result) -> None:  # noqa: ANN0
     assert "brier" not in test["rule"]["overall"]  # a count is not a probability
 
 
-def test_same_data_config_and_seed_give_same_metrics(result, feature_table) -> None:  # noqa: ANN001
+def test_same_data_config_and_seed_give_same_metrics(result, feature_table) -> None:
     table, truth = feature_table
     again = fit_evaluate(table.sample(frac=1.0, random_state=3), small_config(), feature_names=FEATURES,
                          truth=truth)
@@ -69,14 +68,14 @@ def test_same_data_config_and_seed_give_same_metrics(result, feature_table) -> N
     assert flatten(again.metrics) == flatten(result.metrics)
 
 
-def test_unlabelled_table_is_refused(feature_table) -> None:  # noqa: ANN001
+def test_unlabelled_table_is_refused(feature_table) -> None:
     table, _ = feature_table
     blank = table.assign(label=pd.array([pd.NA] * len(table), dtype="Int8"))
     with pytest.raises(UpstreamError, match="no labelled rows"):
         fit_evaluate(blank, small_config(), feature_names=FEATURES)
 
 
-def test_missing_feature_column_is_refused(feature_table) -> None:  # noqa: ANN001
+def test_missing_feature_column_is_refused(feature_table) -> None:
     table, _ = feature_table
     with pytest.raises(UpstreamError, match="lacks column"):
         fit_evaluate(table.drop(columns=["n_referral_12m"]), small_config(), feature_names=FEATURES)
@@ -88,7 +87,7 @@ def test_rule_ranks_by_count_then_recency() -> None:
     assert list(np.argsort(-score)) == [2, 1, 0, 3]
 
 
-def test_tuning_is_bounded_and_recorded(feature_table) -> None:  # noqa: ANN001
+def test_tuning_is_bounded_and_recorded(feature_table) -> None:
     table, truth = feature_table
     tuned = fit_evaluate(table, small_config(tune_trials=2), feature_names=FEATURES, truth=truth, tune=True)
     assert tuned.tuning is not None and tuned.tuning["n_trials"] == 2

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from tests.training.conftest import FEATURES, small_config
-from training.fit import fit_evaluate
-from training.loadcheck import CHECKSUM_TAG, check_loadable, file_sha256
+from tests.helpers.training import small_config
+from training.checksums import CHECKSUM_TAG, file_sha256
+from training.loadcheck import check_loadable
 from training.registry import PromotionRefused, promote
 from training.tracking import log_training
 
@@ -25,10 +25,10 @@ NAME = "upstream-risk"
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory, feature_table):  # noqa: ANN001, ANN201
+def store(tmp_path_factory, feature_table, fitted_result):
     """Four versions that pass the metric gates (each test breaks its own one)."""
-    table, truth = feature_table
-    result = fit_evaluate(table, small_config(), feature_names=FEATURES, truth=truth)
+    table, _ = feature_table
+    result = fitted_result
     metrics = copy.deepcopy(result.metrics)
     for scorer, value in (("model", 0.4), ("logistic", 0.3), ("rule", 0.2)):
         metrics["test"][scorer]["overall"]["pr_auc"] = value
@@ -41,7 +41,7 @@ def store(tmp_path_factory, feature_table):  # noqa: ANN001, ANN201
     return uri, root, MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
-def model_files(store, version: str, name: str) -> list[Path]:  # noqa: ANN001
+def model_files(store, version: str, name: str) -> list[Path]:
     """The stored copies of one version's model file (the logged model's folder is named by its id)."""
     _, root, client = store
     model_id = client.get_model_version(NAME, version).source.rstrip("/").rsplit("/", 1)[-1]
@@ -50,7 +50,7 @@ def model_files(store, version: str, name: str) -> list[Path]:  # noqa: ANN001
     return found
 
 
-def test_good_version_loads(store) -> None:  # noqa: ANN001
+def test_good_version_loads(store) -> None:
     uri, _, client = store
     sums = json.loads(client.get_model_version(NAME, "1").tags[CHECKSUM_TAG])
     assert set(sums) == {"booster.txt", "calibrator.json", "meta.json"}
@@ -58,7 +58,7 @@ def test_good_version_loads(store) -> None:  # noqa: ANN001
     assert check.ok, check.detail
 
 
-def corrupt_booster(store, version: str) -> None:  # noqa: ANN001
+def corrupt_booster(store, version: str) -> None:
     """Truncate the stored booster.txt (LightGBM then aborts the process that loads it) and, as if it had been
     logged that way, record its checksum: only the load itself can find the fault."""
     _, _, client = store
@@ -71,7 +71,7 @@ def corrupt_booster(store, version: str) -> None:  # noqa: ANN001
     client.set_model_version_tag(NAME, version, CHECKSUM_TAG, json.dumps(sums))
 
 
-def test_malformed_booster_crashes_the_child_not_the_caller(store, tmp_path: Path) -> None:  # noqa: ANN001
+def test_malformed_booster_crashes_the_child_not_the_caller(store, tmp_path: Path) -> None:
     uri, _, _ = store
     corrupt_booster(store, "2")
     check = check_loadable("2", tracking_uri=uri)  # this process survives LightGBM's abort
@@ -90,7 +90,7 @@ def test_malformed_booster_crashes_the_child_not_the_caller(store, tmp_path: Pat
     assert not (tmp_path / "scores").exists()
 
 
-def test_deleted_artifacts_are_refused(store) -> None:  # noqa: ANN001
+def test_deleted_artifacts_are_refused(store) -> None:
     uri, _, _ = store
     for path in model_files(store, "3", "booster.txt"):
         path.unlink()
@@ -100,7 +100,7 @@ def test_deleted_artifacts_are_refused(store) -> None:  # noqa: ANN001
         promote(small_config(), reason="try", version=3, tracking_uri=uri)
 
 
-def test_changed_files_killed_runs_and_missing_provenance_are_refused(store) -> None:  # noqa: ANN001
+def test_changed_files_killed_runs_and_missing_provenance_are_refused(store) -> None:
     uri, _, client = store
     for path in model_files(store, "4", "calibrator.json"):
         path.write_text(path.read_text().replace("0", "1", 1))

@@ -12,25 +12,24 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from tests.training.conftest import FEATURES, small_config
-from training.fit import fit_evaluate
+from tests.helpers.training import small_config
 from training.protected import KEY_TAG, predictions_path
-from training.tracking import log_training
+from training.tracking import log_training, protected_root
 
 IDENTIFYING = ("child_id", "family_id", "sex", "ethnicity", "ethnic_group", "disability")
 
 
 @pytest.fixture(scope="module")
-def logged(tmp_path_factory, feature_table):  # noqa: ANN001, ANN201
-    table, truth = feature_table
-    result = fit_evaluate(table, small_config(), feature_names=FEATURES, truth=truth)
+def logged(tmp_path_factory, feature_table, fitted_result):
+    table, _ = feature_table
+    result = fitted_result
     root = tmp_path_factory.mktemp("store")
     uri = f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"
     out = log_training(result, table_sample=table.head(50), fingerprint="fp", tracking_uri=uri, plots=False)
     return uri, out, root, table
 
 
-def test_no_tracking_artifact_holds_identifiers(logged) -> None:  # noqa: ANN001
+def test_no_tracking_artifact_holds_identifiers(logged) -> None:
     uri, out, root, table = logged
     artifacts = root / "mlruns" / "artifacts"
     files = [p for p in artifacts.rglob("*") if p.is_file()]
@@ -45,12 +44,12 @@ def test_no_tracking_artifact_holds_identifiers(logged) -> None:  # noqa: ANN001
     assert manifest["key"] and "child_id" in manifest["files"]["test_predictions.parquet"]["columns"]
 
 
-def test_predictions_are_protected_beside_the_store(logged) -> None:  # noqa: ANN001
+def test_predictions_are_protected_beside_the_store(logged) -> None:
     uri, out, root, _ = logged
     client = MlflowClient(tracking_uri=uri)
     key = client.get_run(out["run_id"]).data.tags[KEY_TAG]
     assert key != out["run_id"]
-    path = predictions_path(key, uri)
+    path = predictions_path(key, protected_root(uri))
     assert path.is_relative_to(root / "mlruns" / "protected")
     pred = pd.read_parquet(path)
     assert {"child_id", "family_id", "sex", "ethnicity", "disability", "label"} <= set(pred.columns)
@@ -58,11 +57,11 @@ def test_predictions_are_protected_beside_the_store(logged) -> None:  # noqa: AN
     for folder in (path.parent, path.parent.parent, path.parent.parent.parent):
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     with pytest.raises(ValueError):
-        predictions_path("../../etc", uri)
+        predictions_path("../../etc", protected_root(uri))
 
 
-def test_the_audit_reads_the_protected_predictions(logged, tmp_path: Path) -> None:  # noqa: ANN001
-    from governance.audit import audit_version
+def test_the_audit_reads_the_protected_predictions(logged, tmp_path: Path) -> None:
+    from governance import audit_version
 
     uri, out, _, _ = logged
     result, _, version = audit_version(small_config(), tmp_path / "audit", version=out["version"], replicates=20,

@@ -11,7 +11,7 @@ from core.config import load_config
 
 
 @pytest.mark.slow
-def test_train_cli_on_a_small_simulated_council(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+def test_train_cli_on_a_small_simulated_council(tmp_path, monkeypatch) -> None:
     synthetic = pytest.importorskip("synthetic")
     from training.pipeline import training_grid
     from upstream.cli import app
@@ -30,8 +30,9 @@ def test_train_cli_on_a_small_simulated_council(tmp_path, monkeypatch) -> None: 
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     mv = client.get_model_version("upstream-risk", "1")
     from training.protected import KEY_TAG, predictions_path
+    from training.tracking import protected_root
 
-    pred = pd.read_parquet(predictions_path(client.get_run(mv.run_id).data.tags[KEY_TAG], uri))
+    pred = pd.read_parquet(predictions_path(client.get_run(mv.run_id).data.tags[KEY_TAG], protected_root(uri)))
     assert {"child_id", "family_id", "as_of", "label", "probability", "margin", "p_true", "ethnic_group",
             "previously_known"} <= set(pred.columns)
     assert pred["label"].notna().all() and pred["p_true"].notna().all()
@@ -45,8 +46,9 @@ def test_train_cli_on_a_small_simulated_council(tmp_path, monkeypatch) -> None: 
 
     listed = runner.invoke(app, ["models"])
     assert listed.exit_code == 0 and "challenger" in listed.output
+    # The first champion must beat both baselines and be calibrated; on this council (seed 2017, 6,000 children)
+    # the model's test PR-AUC is about 3x the logistic baseline's and its ECE about 0.001, and no audit has run yet
+    # (allowed), so promotion passes.
     promoted = runner.invoke(app, ["promote", "--reason", "end-to-end test"])
-    # the first champion must beat both baselines; a small council may not: either outcome is explained
-    from training.registry import PromotionRefused
-
-    assert promoted.exit_code == 0 or isinstance(promoted.exception, PromotionRefused), promoted.output
+    assert promoted.exit_code == 0, promoted.output
+    assert client.get_model_version_by_alias("upstream-risk", "champion").version == "1"

@@ -17,19 +17,18 @@ from mlflow import MlflowClient
 from typer.testing import CliRunner
 
 from core.errors import UpstreamError
-from tests.training.conftest import FEATURES, small_config
-from training.fit import fit_evaluate
+from tests.helpers.training import FEATURES, small_config
+from training.model import RiskModel
 from training.registry import PromotionRefused, _check_gates, list_versions, load_version, promote
 from training.tracking import log_training, resolve_tracking_uri
 
 
 @pytest.fixture(scope="module")
-def result(feature_table):  # noqa: ANN001, ANN201
-    table, truth = feature_table
-    return fit_evaluate(table, small_config(), feature_names=FEATURES, truth=truth)
+def result(fitted_result):
+    return fitted_result
 
 
-def _with_test_metrics(result, **overall: float):  # noqa: ANN001, ANN202
+def _with_test_metrics(result, **overall: float):
     metrics = copy.deepcopy(result.metrics)
     for key, value in overall.items():
         scorer, _, metric = key.partition("__")
@@ -38,7 +37,7 @@ def _with_test_metrics(result, **overall: float):  # noqa: ANN001, ANN202
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory, result, feature_table):  # noqa: ANN001, ANN201
+def store(tmp_path_factory, result, feature_table):
     """A store with version 1 logged in full (plots included) from the fitted result."""
     uri = f"sqlite:///{tmp_path_factory.mktemp('store') / 'mlruns' / 'mlflow.db'}"
     table, _ = feature_table
@@ -46,7 +45,7 @@ def store(tmp_path_factory, result, feature_table):  # noqa: ANN001, ANN201
     return uri, logged
 
 
-def test_version_gets_challenger_alias_tags_and_artifacts(store, result) -> None:  # noqa: ANN001
+def test_version_gets_challenger_alias_tags_and_artifacts(store, result) -> None:
     uri, logged = store
     assert logged["version"] == "1"
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
@@ -70,7 +69,7 @@ def test_version_gets_challenger_alias_tags_and_artifacts(store, result) -> None
     assert (db.parent / "artifacts").is_dir()
 
 
-def test_pyfunc_loads_in_a_fresh_process(store, result, feature_table, tmp_path) -> None:  # noqa: ANN001
+def test_pyfunc_loads_in_a_fresh_process(store, result, feature_table, tmp_path) -> None:
     uri, _ = store
     table, _ = feature_table
     rows = table[table["as_of"] == result.split.test[0]].head(50)
@@ -94,27 +93,53 @@ def test_pyfunc_loads_in_a_fresh_process(store, result, feature_table, tmp_path)
     np.testing.assert_allclose(out["probability"], expected["probability"], rtol=1e-6)
 
 
-def test_load_version_gives_the_raw_booster(store, result, feature_table) -> None:  # noqa: ANN001
+def test_load_version_gives_the_risk_model(store, result, feature_table) -> None:
     uri, logged = store
     table, _ = feature_table
     loaded = load_version("challenger", tracking_uri=uri)
+    assert isinstance(loaded, RiskModel)
     assert loaded.version == "1" and loaded.run_id == logged["run_id"] and loaded.feature_names == FEATURES
+    assert loaded.alias == "challenger" and loaded.aliases == ("challenger",)
+    assert loaded.tags["data_fingerprint"] == "fp-test"
+    assert loaded.num_iteration == result.model.best_iteration_
+    assert loaded.booster.num_trees() == result.model.best_iteration_  # only the trees it uses are logged
     rows = table[table["as_of"] == result.split.test[0]].head(20)
-    contrib = loaded.booster.predict(rows[FEATURES].astype(float), pred_contrib=True,
-                                     num_iteration=loaded.best_iteration)
-    np.testing.assert_allclose(contrib.sum(axis=1), loaded.predict(rows)["margin"], rtol=1e-6, atol=1e-9)
+    shap, base = loaded.explain(rows)
+    np.testing.assert_allclose(shap.sum(axis=1) + base, loaded.predict(rows)["margin"], rtol=1e-6, atol=1e-9)
+    # the same numbers as training's own model and calibrator
+    fitted = result.risk_model().predict(rows)
+    np.testing.assert_allclose(loaded.predict(rows), fitted, rtol=1e-9, atol=1e-12)
+    assert load_version(1, tracking_uri=uri).alias is None
     with pytest.raises(UpstreamError, match="no champion yet"):
         load_version(tracking_uri=uri)
     with pytest.raises(UpstreamError, match="no version 99"):
         load_version(99, tracking_uri=uri)
 
 
-def test_promotion_gates_end_to_end(tmp_path, result, feature_table) -> None:  # noqa: ANN001
+def test_model_is_logged_as_code_with_a_made_up_input_example(store, result) -> None:
+    uri, logged = store
+    from mlflow.models import Model
+
+    from training.tracking import using_store
+
+    with using_store(uri):
+        import mlflow
+
+        local = Path(mlflow.artifacts.download_artifacts(logged["model_uri"]))
+    mlmodel = Model.load(local / "MLmodel")
+    flavor = mlmodel.flavors["python_function"]
+    assert "model_code_path" in flavor and "python_model.pkl" not in {p.name for p in local.rglob("*")}
+    assert mlmodel.signature is not None and mlmodel.signature.inputs.input_names() == FEATURES
+    example = json.loads((local / "input_example.json").read_text())
+    assert example["columns"] == FEATURES and example["data"] == [[0] * len(FEATURES)]
+
+
+def test_promotion_gates_end_to_end(tmp_path, result, feature_table) -> None:
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     table, _ = feature_table
     cfg = small_config()
 
-    def log(res) -> str:  # noqa: ANN001
+    def log(res) -> str:
         return str(log_training(res, table_sample=table.head(50), fingerprint="fp", tracking_uri=uri,
                                 plots=False)["version"])
 
@@ -171,7 +196,7 @@ def test_gates_report_by_how_much() -> None:
     _check_gates(cfg, good, {"test_pr_auc": 0.505}, verdict="pass", override_fairness=False)
 
 
-def test_cli_models_and_promote(store, monkeypatch) -> None:  # noqa: ANN001
+def test_cli_models_and_promote(store, monkeypatch) -> None:
     from upstream.cli import app
 
     uri, _ = store
@@ -184,10 +209,14 @@ def test_cli_models_and_promote(store, monkeypatch) -> None:  # noqa: ANN001
     assert refused.exit_code != 0
 
 
-def test_default_store_is_absolute_under_the_checkout(monkeypatch) -> None:  # noqa: ANN001
+def test_default_store_is_absolute_under_the_checkout(monkeypatch, tmp_path) -> None:
+    import training
+
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    uri = resolve_tracking_uri()
-    assert uri.startswith("sqlite:////") and uri.endswith("/mlruns/mlflow.db")
+    checkout = Path(training.__file__).resolve().parent.parent
+    assert resolve_tracking_uri() == f"sqlite:///{checkout / 'mlruns' / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://tracking.example:5000")
-    assert resolve_tracking_uri() == "http://tracking.example:5000"
-    json.dumps(uri)
+    assert resolve_tracking_uri() == "http://tracking.example:5000"  # a server's URI is used as given
+    monkeypatch.chdir(tmp_path)  # a relative SQLite path is made absolute against the working directory
+    assert resolve_tracking_uri("sqlite:///store/m.db") == f"sqlite:///{tmp_path / 'store' / 'm.db'}"
+    assert (tmp_path / "store").is_dir()

@@ -1,7 +1,8 @@
-"""Dependencies shared by the domains: the application state and the authenticated user behind a request."""
+"""Dependencies shared by the domains: the application state, the signed-in user, the audit log's choke point."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -9,11 +10,11 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from core.config import Config
-from serving.web.api.scores import Scores, ScoresRepository
 from serving.web.api.security import TOKEN_KEY, USER_KEY, Throttle
+from serving.web.audit import Disclosure
 from serving.web.auth import AccessDenied, NotAuthenticated, Principal, fingerprint
-from serving.web.model_host import HostedModel, ModelHost
-from serving.web.store import Store
+from serving.web.data import Scores, ScoresRepository, Store
+from serving.web.model_host import Champion, ModelHost
 
 
 @dataclass
@@ -25,7 +26,7 @@ class AppState:
     host: ModelHost
     scores: ScoresRepository
     throttle: Throttle
-    audit_check: object = None  # serving.web.store.ChainCheck at start-up
+    audit_check: object = None  # serving.web.data.ChainCheck at start-up
 
 
 def get_state(request: Request) -> AppState:
@@ -77,12 +78,24 @@ def current_scores(state: State) -> Scores:
     return scores
 
 
-def current_model(state: State) -> HostedModel:
-    model = state.host.model
-    if model is None:
+def current_champion(state: State) -> Champion:
+    champion = state.host.champion
+    if champion is None:
         raise HTTPException(503, state.host.status().error or "no champion model loaded")
-    return model
+    return champion
 
 
 CurrentScores = Annotated[Scores, Depends(current_scores)]
-CurrentModel = Annotated[HostedModel, Depends(current_model)]
+CurrentChampion = Annotated[Champion, Depends(current_champion)]
+
+
+def disclosure(request: Request, state: State, user: User) -> Iterator[Disclosure]:
+    """The audit log's choke point for the API (serving/web/audit.py): every route that returns child or family
+    ids takes this; the row is written when the route returns, before the response is sent."""
+    disclosed = Disclosure(user, f"{request.method} {request.url.path}")
+    yield disclosed
+    disclosed.close(state.store)  # not reached when the route raised: a refusal shows nothing
+
+
+# scope="function": the row is written as soon as the route returns, before the response leaves
+Disclosed = Annotated[Disclosure, Depends(disclosure, scope="function")]

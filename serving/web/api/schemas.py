@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-NOTICE = "Decision support only: a practitioner decides."
+from core.notice import DECISION_SUPPORT as NOTICE  # the one notice, re-exported for the API's schemas
+
+__all__ = ["NOTICE", "ErrorBody", "FieldError", "Strict"]
 
 
 class Strict(BaseModel):

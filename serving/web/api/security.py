@@ -48,7 +48,7 @@ class _Client:
 class Throttle:
     """Counts refusals per client and says who is blocked. Thread-safe; forgets clients once they are quiet."""
 
-    def __init__(self, settings: SecurityConfig, *, clock=time.monotonic) -> None:  # noqa: ANN001
+    def __init__(self, settings: SecurityConfig, *, clock=time.monotonic) -> None:
         self.settings, self.clock = settings, clock
         self._clients: dict[str, _Client] = {}
         self._lock = threading.Lock()
@@ -110,7 +110,7 @@ def client_of(scope: Scope) -> str:
 class Refusals:
     """ASGI middleware: throttle blocked clients, and write every refused request to the security log."""
 
-    def __init__(self, app: ASGIApp, *, store, throttle: Throttle) -> None:  # noqa: ANN001 - serving.web.store.Store
+    def __init__(self, app: ASGIApp, *, store, throttle: Throttle) -> None:
         self.app, self.store, self.throttle = app, store, throttle
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

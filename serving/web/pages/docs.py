@@ -1,6 +1,6 @@
 """Interactive API docs (/docs), only when `security.api_docs` is on: for signed-in users, Swagger UI served
 from this server (the `swagger-ui-bundle` package, no CDN), started by a script file rather than an inline
-script, under a CSP that allows scripts from this origin only (see `serving.web.api.app._DOCS_CSP`)."""
+script, under a CSP that allows scripts from this origin only (see `serving.web.app._DOCS_CSP`)."""
 
 from __future__ import annotations
 

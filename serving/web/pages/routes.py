@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
@@ -20,9 +20,10 @@ from serving.web.api.families import service as families
 from serving.web.api.governance.service import summary
 from serving.web.api.schemas import NOTICE
 from serving.web.api.security import REFUSAL_KEY, TOKEN_KEY, client_of
+from serving.web.audit import Disclosure
 from serving.web.auth import GOVERNANCE, HUB_LEAD, AccessDenied, NotAuthenticated, fingerprint
+from serving.web.data import DECIDED, MAX_REASON_CHARS
 from serving.web.pages import session
-from serving.web.store import DECIDED, MAX_REASON_CHARS
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
 DECISION_LABELS = {
@@ -62,16 +63,20 @@ def _error(request: Request, status: int, message: str, user: session.PageUser |
     return _render(request, "error.html", status, user, title=titles.get(status, "Error"), message=message)
 
 
-def _guarded(request: Request, user: session.PageUser, fn: Callable[[], Response]) -> Response:
-    """Run a page body; scope and lookup failures become HTML error pages with the right status."""
+def _guarded(request: Request, user: session.PageUser, fn: Callable[[], Response],
+             disclosed: Disclosure | None = None) -> Response:
+    """Run a page body; scope and lookup failures become HTML error pages with the right status (and show no
+    identifiable row: `disclosed` is told so)."""
     try:
         return fn()
-    except AccessDenied as exc:
-        return _error(request, 403, str(exc), user)
-    except InputProblem as exc:
-        mark_refused(request, exc)
-        return _error(request, exc.status_code, exc.detail, user)
-    except HTTPException as exc:
+    except (AccessDenied, InputProblem, HTTPException) as exc:
+        if disclosed is not None:
+            disclosed.withhold()
+        if isinstance(exc, AccessDenied):
+            return _error(request, 403, str(exc), user)
+        if isinstance(exc, InputProblem):
+            mark_refused(request, exc)
+            return _error(request, exc.status_code, exc.detail, user)
         return _error(request, exc.status_code, str(exc.detail), user)
 
 
@@ -83,7 +88,21 @@ def _user(request: Request) -> session.PageUser:
     return session.page_user(request, _state(request).store)
 
 
-def _scores(state: AppState):  # noqa: ANN202 - serving.web.api.scores.Scores
+PageUser = Annotated[session.PageUser, Depends(_user)]
+
+
+def page_disclosure(request: Request, user: PageUser) -> Iterator[Disclosure]:
+    """The audit log's choke point for the pages (serving/web/audit.py), as `disclosure` is for the API."""
+    method = "" if request.method == "GET" else f"{request.method} "
+    disclosed = Disclosure(user.principal, f"PAGE {method}{request.url.path}")
+    yield disclosed
+    disclosed.close(_state(request).store)
+
+
+PageDisclosed = Annotated[Disclosure, Depends(page_disclosure, scope="function")]
+
+
+def _scores(state: AppState):
     scores = state.scores.scores
     if scores is None:
         raise HTTPException(503, state.scores.error or "no scoring output loaded yet")
@@ -158,36 +177,36 @@ def signout(request: Request, csrf_token: Annotated[str, Form(max_length=MAX_TOK
 
 
 @router.get("/hubs/{hub}", name="hub_page")
-def hub_page(hub: str, request: Request) -> Response:
-    user = _user(request)
+def hub_page(hub: str, request: Request, user: PageUser, disclosed: PageDisclosed) -> Response:
     state = _state(request)
 
     def body() -> Response:
         families.check_hub(user.principal, hub[:100], state.config.council.hub_names)
         scores = _scores(state)
-        listing = families.hub_list(user.principal, scores, state.store, hub, endpoint=f"PAGE {request.url.path}")
+        listing = families.hub_list(scores, state.store, hub, disclosed)
         return _render(request, "hub_list.html", user=user, listing=listing,
                        capacity=state.config.council.capacity(hub))
 
-    return _guarded(request, user, body)
+    return _guarded(request, user, body, disclosed)
 
 
 @router.get("/families/{family_id}", name="family_page")
-def family_page(family_id: str, request: Request, saved: str | None = None) -> Response:
-    user = _user(request)
+def family_page(family_id: str, request: Request, user: PageUser, disclosed: PageDisclosed,
+                saved: str | None = None) -> Response:
     state = _state(request)
 
     def body() -> Response:
-        return _family(request, state, user, family_id[:100], saved=saved is not None)
+        return _family(request, state, user, family_id[:100], disclosed, saved=saved is not None)
 
-    return _guarded(request, user, body)
+    return _guarded(request, user, body, disclosed)
 
 
-def _family(request: Request, state: AppState, user: session.PageUser, family_id: str, *, saved: bool = False,
-            form_error: str | None = None, form: dict | None = None, status: int = 200) -> Response:
+def _family(request: Request, state: AppState, user: session.PageUser, family_id: str, disclosed: Disclosure, *,
+            saved: bool = False, form_error: str | None = None, form: dict | None = None, status: int = 200
+            ) -> Response:
     scores = _scores(state)
     fam = families.find_family(user.principal, scores, family_id)
-    detail = families.family_detail(user.principal, scores, state.store, fam, endpoint=f"PAGE {request.url.path}",
+    detail = families.family_detail(scores, state.store, fam, disclosed,
                                     chart_url=request.url_for("family_chart_page", family_id=family_id).path)
     can_decide = user.principal.can_decide(fam.hub) and fam.listed
     return _render(request, "family.html", status, user=user, family=detail, can_decide=can_decide, saved=saved,
@@ -195,8 +214,7 @@ def _family(request: Request, state: AppState, user: session.PageUser, family_id
 
 
 @router.get("/families/{family_id}/waterfall.png", name="family_chart_page")
-def family_chart_page(family_id: str, request: Request) -> Response:
-    user = _user(request)
+def family_chart_page(family_id: str, request: Request, user: PageUser, disclosed: PageDisclosed) -> Response:
     state = _state(request)
 
     def body() -> Response:
@@ -205,18 +223,17 @@ def family_chart_page(family_id: str, request: Request) -> Response:
         path = scores.chart_path(fam)
         if path is None:
             raise NotFound("family_id", "no chart for this family")
-        state.store.log_access(user.principal, f"PAGE {request.url.path}", family_ids=[fam.family_id],
-                               child_ids=[str(c.get("child_id")) for c in fam.children])
+        disclosed.show(family_ids=[fam.family_id], child_ids=[c.get("child_id") for c in fam.children])
         return FileResponse(path, media_type="image/png")
 
-    return _guarded(request, user, body)
+    return _guarded(request, user, body, disclosed)
 
 
 @router.post("/families/{family_id}/decisions")
-def decide(family_id: str, request: Request, decision: Annotated[str, Form(max_length=40)] = "",
+def decide(family_id: str, request: Request, user: PageUser, disclosed: PageDisclosed,
+           decision: Annotated[str, Form(max_length=40)] = "",
            reason: Annotated[str, Form(max_length=MAX_REASON_CHARS * 2)] = "",
            csrf_token: Annotated[str, Form(max_length=MAX_TOKEN_CHARS)] = "") -> Response:
-    user = _user(request)
     session.check_csrf(user, csrf_token)
     state = _state(request)
     family_id = family_id[:100]
@@ -224,10 +241,10 @@ def decide(family_id: str, request: Request, decision: Annotated[str, Form(max_l
     def body() -> Response:
         form = {"decision": decision, "reason": reason}
         if decision not in {k.value for k in DecisionKind}:
-            return _family(request, state, user, family_id, form_error="Choose one of the four decisions.",
+            return _family(request, state, user, family_id, disclosed, form_error="Choose one of the four decisions.",
                            form=form, status=422)
         if len(reason) > MAX_REASON_CHARS:
-            return _family(request, state, user, family_id, form=form, status=422,
+            return _family(request, state, user, family_id, disclosed, form=form, status=422,
                            form_error=f"The reason is longer than {MAX_REASON_CHARS} characters.")
         try:
             payload = DecisionIn(decision=DecisionKind(decision), reason=reason.strip() or None)
@@ -235,13 +252,13 @@ def decide(family_id: str, request: Request, decision: Annotated[str, Form(max_l
             message = str(exc.errors()[0].get("msg", "")).removeprefix("Value error, ")
             if "required" in message:
                 message = "A reason is required for this decision."
-            return _family(request, state, user, family_id, form=form, status=422, form_error=message)
+            return _family(request, state, user, family_id, disclosed, form=form, status=422, form_error=message)
         record(user.principal, _scores(state), state.store, family_id, payload)
-        state.store.log_access(user.principal, f"PAGE POST {request.url.path}", family_ids=[family_id], kind=DECIDED)
+        disclosed.show(family_ids=[family_id], kind=DECIDED)
         return RedirectResponse(request.url_for("family_page", family_id=family_id).path + "?saved=1",
                                 status_code=303)
 
-    return _guarded(request, user, body)
+    return _guarded(request, user, body, disclosed)
 
 
 @router.get("/governance")
@@ -250,10 +267,10 @@ def governance_page(request: Request) -> Response:
     state = _state(request)
     if not user.principal.can_read_aggregates():
         return _error(request, 403, "The governance dashboard is for governance, data scientists and admins.", user)
-    model = state.host.model
-    data = summary(state.store.all_decisions(), model, threshold=state.config.fairness.small_cell_threshold,
+    champion = state.host.champion
+    data = summary(state.store.all_decisions(), champion, threshold=state.config.fairness.small_cell_threshold,
                    hubs=state.config.council.hub_names)
-    charts = sorted(model.charts) if model else []
+    charts = sorted(champion.charts) if champion else []
     return _render(request, "governance.html", user=user, data=data, charts=charts,
                    tables=_audit_tables(data.audit), audit_log=state.store.verify_audit(),
                    audit_warnings=state.store.warnings)
@@ -282,8 +299,8 @@ def governance_chart(name: str, request: Request) -> Response:
     user = _user(request)
     if not user.principal.can_read_aggregates():
         return _error(request, 403, "Charts are for governance, data scientists and admins.", user)
-    model = _state(request).host.model
-    path = model.charts.get(name) if model else None
+    champion = _state(request).host.champion
+    path = champion.charts.get(name) if champion else None
     if path is None or not Path(path).is_file():
         return _error(request, 404, "No such chart.", user)
     return FileResponse(path, media_type="image/png")

@@ -14,7 +14,7 @@ from fastapi import Request, Response
 
 from serving.web.api.security import USER_KEY
 from serving.web.auth import Principal
-from serving.web.store import SESSION_HOURS, Store
+from serving.web.data import SESSION_HOURS, Store
 
 COOKIE = "upstream_session"
 SIGNIN_COOKIE = "upstream_signin"  # double-submit token for the sign-in form (no session exists yet)

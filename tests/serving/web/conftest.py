@@ -14,25 +14,24 @@ from fastapi.testclient import TestClient
 
 from core.config import Config
 from serving.lists import read_previous
-from serving.scoring import ScoringModel, score_cohort, write_scoring
-from serving.web.api.app import create_app
-from serving.web.api.scores import ScoresRepository
-from serving.web.model_host import HostedModel, ModelHost, StaticLoader
-from serving.web.store import Store
+from serving.scoring import score_cohort, write_scoring
+from serving.web.app import create_app
+from serving.web.data import ScoresRepository, Store
+from serving.web.model_host import Champion, ModelHost, StaticLoader
+from training.model import RiskModel
 
 ROOT = Path(__file__).resolve().parents[3]
 TINY = ROOT / "examples" / "tiny_extract"
 
 
-def hosted(model: ScoringModel, version: str = "7") -> HostedModel:
-    return HostedModel(version=version, booster=model.booster, calibrator=model.calibrator,
-                       feature_names=list(model.feature_names), best_iteration=model.num_iteration,
-                       tags={"fairness_verdict": "pass", "feature_set_version": "1"},
-                       metrics={"test_pr_auc": 0.31}, model_card="# Model card\nA tiny test model.")
+def hosted(model: RiskModel, version: str = "7") -> Champion:
+    return Champion(model=model.registered(version=version, alias="champion",
+                                           tags={"fairness_verdict": "pass", "feature_set_version": "1"}),
+                    metrics={"test_pr_auc": 0.31}, model_card="# Model card\nA tiny test model.")
 
 
 @pytest.fixture(scope="session")
-def scores_dir(tmp_path_factory: pytest.TempPathFactory, s_config: Config, s_model: ScoringModel,
+def scores_dir(tmp_path_factory: pytest.TempPathFactory, s_config: Config, s_model: RiskModel,
                s_cohort: pd.DataFrame) -> Path:
     """A real scoring output directory, written by the batch scorer, with a previous run so lists say what changed."""
     base = tmp_path_factory.mktemp("scores")
@@ -83,7 +82,7 @@ AppParts = tuple[FastAPI, Store, ModelHost, dict[str, str]]
 
 
 @pytest.fixture(scope="session")
-def build_app(s_config: Config, s_model: ScoringModel, scores_dir: Path) -> Callable[[Path], AppParts]:
+def build_app(s_config: Config, s_model: RiskModel, scores_dir: Path) -> Callable[[Path], AppParts]:
     """Make an app over a fresh database at the given path: (app, store, host, tokens by user name)."""
     def build(db: Path) -> AppParts:
         store, tokens = make_store(f"sqlite:///{db}", s_config)
@@ -95,7 +94,7 @@ def build_app(s_config: Config, s_model: ScoringModel, scores_dir: Path) -> Call
     return build
 
 
-def serve_web(tmp_path: Path, config: Config, model: ScoringModel, scores: Path) -> Iterator[Web]:
+def serve_web(tmp_path: Path, config: Config, model: RiskModel, scores: Path) -> Iterator[Web]:
     """A test app over a fresh database with another config (e.g. other security limits)."""
     store, tokens = make_store(f"sqlite:///{tmp_path / 'serve.db'}", config)
     host = ModelHost(StaticLoader(hosted(model)), interval_seconds=3600)

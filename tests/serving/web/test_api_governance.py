@@ -7,7 +7,7 @@ from typing import Any
 
 from serving.web.api.governance.service import decision_tables, latest_decisions
 from serving.web.auth import Principal
-from serving.web.store import DecisionRecord
+from serving.web.data import DecisionRecord
 
 Web = Any  # the `web` fixture (conftest.Web)
 

@@ -7,9 +7,9 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from serving.web.api.app import create_app
-from serving.web.api.scores import ScoresRepository
-from serving.web.model_host import HostedModel, ModelHost, wait_for
+from serving.web.app import create_app
+from serving.web.data import ScoresRepository
+from serving.web.model_host import Champion, ModelHost, wait_for
 
 Web = Any
 
@@ -17,7 +17,7 @@ Web = Any
 class FakeRegistry:
     """A registry whose champion alias the test moves, and whose loads fail on demand."""
 
-    def __init__(self, models: dict[str, HostedModel], champion: str) -> None:
+    def __init__(self, models: dict[str, Champion], champion: str) -> None:
         self.models, self.champion = models, champion
         self.fail: set[str] = set()
         self.loads: list[str] = []
@@ -25,31 +25,29 @@ class FakeRegistry:
     def champion_version(self) -> str | None:
         return self.champion
 
-    def load(self, version: str) -> HostedModel:
+    def load(self, version: str) -> Champion:
         self.loads.append(version)
         if version in self.fail:
             raise OSError(f"artifact for version {version} is corrupt")
         return self.models[version]
 
 
-def _models(s_model: Any) -> dict[str, HostedModel]:
-    return {v: HostedModel(version=v, booster=s_model.booster, calibrator=s_model.calibrator,
-                           feature_names=list(s_model.feature_names), best_iteration=s_model.num_iteration)
-            for v in ("1", "2", "3")}
+def _models(s_model: Any) -> dict[str, Champion]:
+    return {v: Champion(model=s_model.registered(version=v)) for v in ("1", "2", "3")}
 
 
 def test_swap_and_failed_load_keep_serving(s_model: Any) -> None:
     reg = FakeRegistry(_models(s_model), "1")
     host = ModelHost(reg, interval_seconds=3600)
-    assert host.check() and host.model.version == "1"
+    assert host.check() and host.champion.version == "1"
     reg.champion = "2"
-    assert host.check() and host.model.version == "2"
+    assert host.check() and host.champion.version == "2"
     reg.champion, reg.fail = "3", {"3"}
     assert not host.check()
     st = host.status()
-    assert host.model.version == "2" and st.failed_version == "3" and "corrupt" in st.error
+    assert host.champion.version == "2" and st.failed_version == "3" and "corrupt" in st.error
     reg.fail.clear()
-    assert host.check() and host.model.version == "3" and host.status().error is None
+    assert host.check() and host.champion.version == "3" and host.status().error is None
 
 
 def test_registry_down_keeps_model(s_model: Any) -> None:
@@ -62,13 +60,13 @@ def test_registry_down_keeps_model(s_model: Any) -> None:
 
     reg.champion_version = boom  # type: ignore[method-assign]
     assert not host.check()
-    assert host.model.version == "1" and "registry" in host.status().error
+    assert host.champion.version == "1" and "registry" in host.status().error
 
 
 def test_background_reload_under_load(tmp_path: Any, s_config: Any, s_model: Any, scores_dir: Any,
                                       tiny_family: Any) -> None:
     """Requests keep succeeding while the poller swaps versions; readiness reports a failed load."""
-    from serving.web.store import Store
+    from serving.web.data import Store
 
     reg = FakeRegistry(_models(s_model), "1")
     host = ModelHost(reg, interval_seconds=0.05)
@@ -90,9 +88,9 @@ def test_background_reload_under_load(tmp_path: Any, s_config: Any, s_model: Any
         worker = threading.Thread(target=hammer)
         worker.start()
         try:
-            assert wait_for(lambda: host.model is not None and len(statuses) > 2)
+            assert wait_for(lambda: host.champion is not None and len(statuses) > 2)
             reg.champion = "2"
-            assert wait_for(lambda: host.model.version == "2" and "2" in versions)
+            assert wait_for(lambda: host.champion.version == "2" and "2" in versions)
             reg.champion, reg.fail = "3", {"3"}
             assert wait_for(lambda: host.status().failed_version == "3")
             ready = client.get("/health/ready").json()

@@ -15,12 +15,10 @@ from fastapi.testclient import TestClient
 from mlflow import MlflowClient
 
 from core.config import Config
-from serving.web.api.app import create_app
-from serving.web.api.scores import ScoresRepository
-from serving.web.store import Store
-from tests.training.conftest import FEATURES, make_table, small_config
-from training.fit import fit_evaluate
-from training.loadcheck import CHECKSUM_TAG, file_sha256
+from serving.web.app import create_app
+from serving.web.data import ScoresRepository, Store
+from tests.helpers.training import fitted, production_table, small_config
+from training.checksums import CHECKSUM_TAG, file_sha256
 from training.registry import promote
 from training.tracking import log_training
 
@@ -30,8 +28,8 @@ NAME = "upstream-risk"
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, MlflowClient]:
     """Two registered versions that pass the metric gates; version 1 is promoted to champion."""
-    table, truth = make_table(n_children=300)
-    result = fit_evaluate(table, small_config(), feature_names=FEATURES, truth=truth)
+    table, _ = production_table()
+    result = fitted()
     metrics = copy.deepcopy(result.metrics)
     for scorer, value in (("model", 0.4), ("logistic", 0.3), ("rule", 0.2)):
         metrics["test"][scorer]["overall"]["pr_auc"] = value
@@ -61,7 +59,7 @@ def _corrupt_and_crown(registry: tuple[str, Path, MlflowClient], version: str) -
     client.set_registered_model_alias(NAME, "champion", version)
 
 
-def test_corrupted_champion_never_takes_the_service_down(registry, tmp_path: Path, s_config: Config,  # noqa: ANN001
+def test_corrupted_champion_never_takes_the_service_down(registry, tmp_path: Path, s_config: Config,
                                                          scores_dir: Path) -> None:
     uri, _, _ = registry
     config = s_config.model_copy(update={"model": s_config.model.model_copy(update={"registered_name": NAME})})

@@ -17,14 +17,14 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis.generation import GenerationMode
 
 from core.config import Config, SecurityConfig
-from serving.scoring import ScoringModel
 from tests.serving.web.conftest import Web, serve_web
+from training.model import RiskModel
 
 HEALTH = list(HealthCheck)
 
 
 @pytest.fixture
-def web(tmp_path: Path, s_config: Config, s_model: ScoringModel, scores_dir: Path) -> Iterator[Web]:
+def web(tmp_path: Path, s_config: Config, s_model: RiskModel, scores_dir: Path) -> Iterator[Web]:
     """The app without throttling: thousands of generated bad requests from one client must reach the routes,
     not a 429 from the security middleware (tested on its own in test_security_refusals.py)."""
     cfg = s_config.model_copy(update={"security": SecurityConfig(failure_limit=10**9, signin_lockout_attempts=10**9)})

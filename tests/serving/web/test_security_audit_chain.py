@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from core.config import Config
 from serving.web.auth import Principal
-from serving.web.store import POSTED, READ, Store
+from serving.web.data import POSTED, READ, Store
 from upstream.cli import app
 
 ANA = Principal("ana", "hub_lead", "Northfield")
@@ -137,7 +137,7 @@ def test_old_unchained_database_is_migrated(tmp_path: Path) -> None:
     assert store.verify_audit().ok and store.verify_audit().rows == 3
 
 
-def test_service_start_and_governance_page_check_the_chain(tmp_path: Path, build_app) -> None:  # noqa: ANN001
+def test_service_start_and_governance_page_check_the_chain(tmp_path: Path, build_app) -> None:
     from fastapi.testclient import TestClient
 
     db = tmp_path / "serve.db"

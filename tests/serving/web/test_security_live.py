@@ -16,12 +16,11 @@ import yaml
 from typer.testing import CliRunner
 
 from core.config import Config, SecurityConfig
-from serving.scoring import ScoringModel
-from serving.web.api.app import create_app
-from serving.web.api.scores import ScoresRepository
+from serving.web.app import create_app
+from serving.web.data import ScoresRepository, Store
 from serving.web.model_host import ModelHost, StaticLoader
-from serving.web.store import Store
 from tests.serving.web.conftest import hosted, make_store
+from training.model import RiskModel
 from upstream.cli import app as cli
 
 
@@ -32,7 +31,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def live(tmp_path: Path, s_config: Config, s_model: ScoringModel, scores_dir: Path) -> Iterator[dict[str, Any]]:
+def live(tmp_path: Path, s_config: Config, s_model: RiskModel, scores_dir: Path) -> Iterator[dict[str, Any]]:
     cfg = s_config.model_copy(update={"security": SecurityConfig(body_timeout_seconds=1, failure_limit=1000)})
     store, tokens = make_store(f"sqlite:///{tmp_path / 'serve.db'}", cfg)
     host = ModelHost(StaticLoader(hosted(s_model)), interval_seconds=3600)

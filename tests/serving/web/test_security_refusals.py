@@ -16,14 +16,15 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from core.config import Config, SecurityConfig
-from serving.scoring import ScoringModel
 from serving.web.api.errors import PayloadLimit
-from serving.web.store import POSTED, READ, Store, User, _now
+from serving.web.data import POSTED, READ, Store
+from serving.web.data._database import User, _now
 from tests.serving.web.conftest import Web, serve_web
+from training.model import RiskModel
 
 
 @pytest.fixture
-def strict_web(tmp_path: Path, s_config: Config, s_model: ScoringModel, scores_dir: Path) -> Iterator[Web]:
+def strict_web(tmp_path: Path, s_config: Config, s_model: RiskModel, scores_dir: Path) -> Iterator[Web]:
     """Small limits: 4 refusals a minute, 3 failed sign-ins."""
     cfg = s_config.model_copy(update={"security": SecurityConfig(failure_limit=4, signin_lockout_attempts=3)})
     yield from serve_web(tmp_path, cfg, s_model, scores_dir)
@@ -53,7 +54,7 @@ def test_refusals_are_recorded_with_who_where_and_when(web: Web) -> None:
     assert events[2]["path"] == "/api/hubs/Riverside/list" and events[2]["client"] and events[2]["at"]
 
 
-def _signin(client: TestClient, token: str):  # noqa: ANN202
+def _signin(client: TestClient, token: str):
     form = client.get("/signin")
     csrf = form.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
     return client.post("/signin", data={"token": token, "csrf_token": csrf}, follow_redirects=False)
@@ -172,7 +173,7 @@ def test_docs_off_by_default(web: Web) -> None:
 
 
 def test_docs_when_enabled_signed_in_local_assets_no_inline_script(tmp_path: Path, s_config: Config,
-                                                                   s_model: ScoringModel, scores_dir: Path) -> None:
+                                                                   s_model: RiskModel, scores_dir: Path) -> None:
     cfg = s_config.model_copy(update={"security": SecurityConfig(api_docs=True)})
     for web in serve_web(tmp_path, cfg, s_model, scores_dir):
         assert web.client.get("/docs", follow_redirects=False).status_code == 303  # not signed in
@@ -198,7 +199,7 @@ def test_slow_body_gets_408_within_the_timeout() -> None:
     sent: list[dict] = []
     called = []
 
-    async def app(scope, receive, send):  # noqa: ANN001, ANN202
+    async def app(scope, receive, send):
         called.append(True)
 
     async def receive() -> dict:

@@ -12,7 +12,7 @@ from sqlalchemy.exc import DatabaseError
 
 from core.errors import UpstreamError
 from serving.web.auth import Principal, hash_token
-from serving.web.store import Store
+from serving.web.data import Store
 
 LEAD = Principal("lead", "hub_lead", "Northfield")
 

@@ -9,7 +9,7 @@ from pydantic import Field, StrictStr, field_validator, model_validator
 
 from serving.web.api.families.schemas import DecisionOut
 from serving.web.api.schemas import NOTICE, Strict
-from serving.web.store import MAX_REASON_CHARS
+from serving.web.data import MAX_REASON_CHARS
 
 
 class DecisionKind(StrEnum):

@@ -6,9 +6,8 @@ from serving.web.api.decisions.schemas import DecisionIn
 from serving.web.api.errors import InputProblem
 from serving.web.api.families.schemas import DecisionOut
 from serving.web.api.families.service import decision_out, find_family
-from serving.web.api.scores import Scores
 from serving.web.auth import AccessDenied, Principal
-from serving.web.store import Store
+from serving.web.data import Scores, Store
 
 
 def record(user: Principal, scores: Scores, store: Store, family_id: str, body: DecisionIn) -> DecisionOut:

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import FileResponse
 
-from serving.web.api.dependencies import CurrentScores, IdentifiableUser, State
+from serving.web.api.dependencies import CurrentScores, Disclosed, IdentifiableUser, State
 from serving.web.api.errors import NotFound
 from serving.web.api.families import service
 from serving.web.api.families.schemas import FamilyDetail, HubList
@@ -21,32 +21,30 @@ RESPONSES = {**ERROR_RESPONSES, 404: ERROR_RESPONSES[422], 503: ERROR_RESPONSES[
 
 
 @router.get("/hubs/{hub}/list", response_model=HubList, responses=RESPONSES)
-def hub_list(hub: HubName, request: Request, state: State, user: IdentifiableUser, scores: CurrentScores,
+def hub_list(hub: HubName, state: State, user: IdentifiableUser, scores: CurrentScores, disclosed: Disclosed,
              limit: Annotated[int | None, Query(ge=1, le=10_000)] = None) -> HubList:
     """The hub's current list in rank order: risk, band, reasons, protective factor, what changed, and the
     latest decision recorded on each family. A hub lead sees only their own hub."""
     service.check_hub(user, hub, state.config.council.hub_names)
-    return service.hub_list(user, scores, state.store, hub, endpoint=f"GET {request.url.path}", limit=limit)
+    return service.hub_list(scores, state.store, hub, disclosed, limit=limit)
 
 
 @router.get("/families/{family_id}", response_model=FamilyDetail, responses=RESPONSES)
-def family(family_id: FamilyId, request: Request, state: State, user: IdentifiableUser, scores: CurrentScores
-           ) -> FamilyDetail:
+def family(family_id: FamilyId, request: Request, state: State, user: IdentifiableUser, scores: CurrentScores,
+           disclosed: Disclosed) -> FamilyDetail:
     """One family: its children with their largest contributions, reasons, decisions so far, chart link."""
     fam = service.find_family(user, scores, family_id)
-    return service.family_detail(user, scores, state.store, fam, endpoint=f"GET {request.url.path}",
+    return service.family_detail(scores, state.store, fam, disclosed,
                                  chart_url=str(request.url_for("family_chart", family_id=family_id).path))
 
 
 @router.get("/families/{family_id}/waterfall.png", response_class=FileResponse, name="family_chart",
             responses={**RESPONSES, 200: {"content": {"image/png": {}}, "description": "PNG waterfall chart"}})
-def chart(family_id: FamilyId, request: Request, state: State, user: IdentifiableUser, scores: CurrentScores
-          ) -> FileResponse:
+def chart(family_id: FamilyId, user: IdentifiableUser, scores: CurrentScores, disclosed: Disclosed) -> FileResponse:
     """The family's waterfall chart (how each feature moved the highest-risk child's score)."""
     fam = service.find_family(user, scores, family_id)
     path = scores.chart_path(fam)
     if path is None:
         raise NotFound("family_id", f"no chart for family {family_id} (charts exist for listed families)")
-    state.store.log_access(user, f"GET {request.url.path}", family_ids=[fam.family_id],
-                           child_ids=[str(c.get("child_id")) for c in fam.children])
+    disclosed.show(family_ids=[fam.family_id], child_ids=[c.get("child_id") for c in fam.children])
     return FileResponse(path, media_type="image/png")

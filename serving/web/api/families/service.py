@@ -1,4 +1,4 @@
-"""Hub lists and family detail: scope checks, assembly from the scores, and the audit record of what was shown."""
+"""Hub lists and family detail: scope checks, assembly from the scores, and what they show for the audit log."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from serving.web.api.families.schemas import (
     HubList,
     ListedFamily,
 )
-from serving.web.api.scores import Family, Scores, child_summary, explanation_rows
+from serving.web.audit import Disclosure
 from serving.web.auth import AccessDenied, Principal
-from serving.web.store import DecisionRecord, Store
+from serving.web.data import DecisionRecord, Family, Scores, Store, child_summary, explanation_rows
 
 
 def decision_out(d: DecisionRecord) -> DecisionOut:
@@ -52,8 +52,8 @@ def find_family(user: Principal, scores: Scores, family_id: str) -> Family:
     return family
 
 
-def hub_list(user: Principal, scores: Scores, store: Store, hub: str, *, endpoint: str, limit: int | None = None
-             ) -> HubList:
+def hub_list(scores: Scores, store: Store, hub: str, disclosed: Disclosure, *, limit: int | None = None) -> HubList:
+    """The hub's listed families in rank order, with their latest decisions; the ids go to `disclosed`."""
     families = scores.by_hub.get(hub, [])[:limit]
     latest = store.decisions_for([f.family_id for f in families])
     out = [ListedFamily(rank=f.rank_in_hub, family_id=f.family_id, family_risk=f.family_risk, band=f.band,
@@ -64,18 +64,18 @@ def hub_list(user: Principal, scores: Scores, store: Store, hub: str, *, endpoin
                         reasons=f.reasons, protective=f.protective, changes=f.changes, what_changed=what_changed(f),
                         latest_decision=decision_out(latest[f.family_id][0]) if latest[f.family_id] else None)
            for f in families]
-    store.log_access(user, endpoint, family_ids=[f.family_id for f in out],
-                     child_ids=[c.child_id for f in out for c in f.children])
+    disclosed.show(family_ids=[f.family_id for f in out], child_ids=[c.child_id for f in out for c in f.children])
     return HubList(hub=hub, as_of=scores.as_of, model_version=scores.model_version, families=out)
 
 
-def family_detail(user: Principal, scores: Scores, store: Store, family: Family, *, endpoint: str,
-                  chart_url: str | None) -> FamilyDetail:
+def family_detail(scores: Scores, store: Store, family: Family, disclosed: Disclosure, *, chart_url: str | None
+                  ) -> FamilyDetail:
+    """One family with its children's largest contributions and decisions; the ids go to `disclosed`."""
     children = [ChildDetail(**child_summary(scores, c),
                             explanations=[Contribution(**e) for e in explanation_rows(scores, str(c.get("child_id")))])
                 for c in family.children]
     decisions = [decision_out(d) for d in store.decisions_for([family.family_id])[family.family_id]]
-    store.log_access(user, endpoint, family_ids=[family.family_id], child_ids=[c.child_id for c in children])
+    disclosed.show(family_ids=[family.family_id], child_ids=[c.child_id for c in children])
     return FamilyDetail(family_id=family.family_id, hub=family.hub, as_of=scores.as_of,
                         model_version=scores.model_version, family_risk=family.family_risk, band=family.band,
                         rank_in_hub=family.rank_in_hub, listed=family.listed, previously_known=family.previously_known,

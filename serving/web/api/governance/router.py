@@ -16,5 +16,5 @@ router = APIRouter(prefix="/api/governance", tags=["governance"])
 def governance_summary(state: State, _user: AggregateUser) -> GovernanceSummary:
     """The champion's fairness audit summary and decision / disagreement rates by hub, band and previous
     contact with children's social care. Small cells are suppressed; no identifiable row is ever returned."""
-    return summary(state.store.all_decisions(), state.host.model,
+    return summary(state.store.all_decisions(), state.host.champion,
                    threshold=state.config.fairness.small_cell_threshold, hubs=state.config.council.hub_names)

@@ -1,7 +1,7 @@
 """Governance aggregates: decision counts by hub, band and previous contact, suppressed with training's rules.
 
 Counts use each family's latest decision per list date (a practitioner may revise one). Suppression is the
-fairness audit's own (`governance.suppression`): counts under the threshold are hidden, then enough others that
+fairness audit's own (`governance.suppress`): counts under the threshold are hidden, then enough others that
 none can be worked out from row and column totals. Ethnicity is not in the scoring output (by design), so
 decisions are not broken down by protected characteristics here; the fairness audit covers those.
 """
@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from governance.suppression import Relation, suppress
+from governance import Relation, suppress
 from serving.web.api.governance.schemas import DecisionCell, DecisionTables, GovernanceSummary
-from serving.web.model_host import HostedModel
-from serving.web.store import DECISIONS, DecisionRecord
+from serving.web.data import DECISIONS, DecisionRecord
+from serving.web.model_host import Champion
 
 AUDIT_KEYS = ("schema", "generated_at", "verdict", "reasons", "other_flags", "verdict_rule", "settings",
               "population", "operating_points", "overall", "tables", "age_coverage", "suppression", "model")
@@ -75,18 +75,18 @@ def decision_tables(records: list[DecisionRecord], *, threshold: int, hubs: tupl
                           overall=cell(ALL, ALL))
 
 
-def audit_summary(model: HostedModel | None) -> dict | None:
-    if model is None or not isinstance(model.audit, dict):
+def audit_summary(champion: Champion | None) -> dict | None:
+    if champion is None or not isinstance(champion.audit, dict):
         return None
-    return {k: model.audit[k] for k in AUDIT_KEYS if k in model.audit}
+    return {k: champion.audit[k] for k in AUDIT_KEYS if k in champion.audit}
 
 
-def summary(records: list[DecisionRecord], model: HostedModel | None, *, threshold: int, hubs: tuple[str, ...]
+def summary(records: list[DecisionRecord], champion: Champion | None, *, threshold: int, hubs: tuple[str, ...]
             ) -> GovernanceSummary:
     verdict = "not audited"
-    if model is not None:
-        verdict = str(model.tags.get("fairness_verdict") or (model.audit or {}).get("verdict") or verdict)
-    return GovernanceSummary(model_version=model.version if model else None, fairness_verdict=verdict,
-                             audit=audit_summary(model), small_cell_threshold=threshold,
+    if champion is not None:
+        verdict = str(champion.model.tags.get("fairness_verdict") or (champion.audit or {}).get("verdict") or verdict)
+    return GovernanceSummary(model_version=champion.version if champion else None, fairness_verdict=verdict,
+                             audit=audit_summary(champion), small_cell_threshold=threshold,
                              suppression_rule=RULE.format(t=threshold),
                              decisions=decision_tables(latest_decisions(records), threshold=threshold, hubs=hubs))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from serving.web.api.dependencies import CurrentModel, State, User
+from serving.web.api.dependencies import CurrentChampion, State, User
 from serving.web.api.health.schemas import Liveness, ModelInfo, Readiness
 from serving.web.api.health.service import model_info, readiness
 from serving.web.api.schemas import ERROR_RESPONSES
@@ -28,6 +28,6 @@ def ready(state: State) -> JSONResponse:
 
 
 @router.get("/api/model", response_model=ModelInfo, responses={**ERROR_RESPONSES, 503: ERROR_RESPONSES[422]})
-def model(_user: User, current: CurrentModel) -> ModelInfo:
+def model(_user: User, current: CurrentChampion) -> ModelInfo:
     """The champion being served: version, key metrics, provenance tags, fairness verdict, model card."""
     return model_info(current)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from serving.web.api.dependencies import AppState
 from serving.web.api.health.schemas import ModelInfo, Readiness
-from serving.web.model_host import HostedModel
+from serving.web.model_host import Champion
 
 # Version tags worth showing; anything else stays in MLflow.
 SHOWN_TAGS = ("data_fingerprint", "feature_set_version", "config_hash", "git_commit", "test_period", "promoted_by",
@@ -20,9 +20,10 @@ def readiness(state: AppState) -> Readiness:
                      audit_log_intact=getattr(state.audit_check, "ok", None))
 
 
-def model_info(model: HostedModel) -> ModelInfo:
-    return ModelInfo(name=model.name, version=model.version, loaded_at=model.loaded_at,
-                     feature_count=len(model.feature_names), metrics=dict(model.metrics),
+def model_info(champion: Champion) -> ModelInfo:
+    model = champion.model
+    return ModelInfo(name=model.name, version=champion.version, loaded_at=champion.loaded_at,
+                     feature_count=len(model.feature_names), metrics=dict(champion.metrics),
                      tags={k: str(model.tags[k]) for k in SHOWN_TAGS if k in model.tags},
                      fairness_verdict=str(model.tags.get("fairness_verdict", "not audited")),
-                     model_card=model.model_card)
+                     model_card=champion.model_card)

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
-from serving.web.api.dependencies import CurrentModel, IdentifiableUser, State
+from serving.web.api.dependencies import CurrentChampion, Disclosed, IdentifiableUser, State
 from serving.web.api.schemas import ERROR_RESPONSES
 from serving.web.api.scoring.schemas import ScoreRequest, ScoreResponse
 from serving.web.api.scoring.service import score_request
 from serving.web.auth import HUB_LEAD, AccessDenied
-from serving.web.store import POSTED
+from serving.web.data import POSTED
 
 router = APIRouter(prefix="/api", tags=["scoring"])
 
 
 @router.post("/score", response_model=ScoreResponse, responses={**ERROR_RESPONSES, 503: ERROR_RESPONSES[422]})
-def score(req: ScoreRequest, request: Request, state: State, user: IdentifiableUser, model: CurrentModel
+def score(req: ScoreRequest, state: State, user: IdentifiableUser, champion: CurrentChampion, disclosed: Disclosed
           ) -> ScoreResponse:
     """Score a family (or one child of it) from its contact history in the data contract's shape.
 
@@ -25,9 +25,9 @@ def score(req: ScoreRequest, request: Request, state: State, user: IdentifiableU
         others = sorted(({c.hub for c in req.children} & set(state.config.council.hub_names)) - {user.hub})
         if others:
             raise AccessDenied(f"a hub lead for {user.hub} cannot score families of {', '.join(others)}")
-    result = score_request(req, model, state.config)
+    result = score_request(req, champion.model, state.config)
     # The ids came from the user, not from the council's records: logged as posted, never as a read of them.
-    state.store.log_access(user, f"POST {request.url.path}", family_ids=[result.family_id],
-                           child_ids=[c.child_id for c in result.children] + [c.child_id for c in result.not_scored],
-                           kind=POSTED)
+    disclosed.show(family_ids=[result.family_id],
+                   child_ids=[c.child_id for c in result.children] + [c.child_id for c in result.not_scored],
+                   kind=POSTED)
     return result

@@ -17,13 +17,14 @@ import pandas as pd
 from core.config import Config
 from core.contract import TABLES
 from features import build_features
+from features.cohort import outside_cohort
 from features.loaders import Extract, RawTable
 from features.timeline import month_end_on_or_before
 from features.validation import MAX_ROWS_SHOWN, validate_raw
-from serving.scoring import ScoringModel, score_family
+from serving.scoring import score_family
 from serving.web.api.errors import InputProblem
 from serving.web.api.scoring.schemas import ChildScore, NotScored, ScoreRequest, ScoreResponse
-from serving.web.model_host import HostedModel
+from training.model import RiskModel
 
 _ROWS_KEY = {"children": "children", "events": "events"}
 # pandas timestamps stop at 1677; nobody is scored as of a date before their records could exist.
@@ -80,35 +81,7 @@ def check_contract(req: ScoreRequest, hubs: tuple[str, ...], today: pd.Timestamp
     return Extract(children=report.typed["children"], events=report.typed["events"], source=None)
 
 
-def _why_not_scored(children: pd.DataFrame, as_of: pd.Timestamp, events: pd.DataFrame) -> list[str]:
-    """Why each of these posted children is outside the cohort at the as-of date (the first rule that applies)."""
-    # plain arrays and lists: on a family's few rows, pandas' cost per operation would be most of the request
-    day = as_of.to_datetime64()
-    start, end = events["event_date"].to_numpy(), events["end_date"].to_numpy()
-    care = (events["event_type"].to_numpy() == "looked_after") & (start <= day) & (pd.isna(end) | (end > day))
-    in_care = set(events["child_id"].to_numpy()[care].tolist())  # looked after at the as-of date
-    whys = []
-    for child_id, dob, arrived, left in zip(*(children[c].tolist() for c in ("child_id", "date_of_birth",
-                                                                            "arrived_on", "left_on")), strict=True):
-        if dob > as_of:
-            whys.append("not born by the as-of date")
-        elif dob + pd.DateOffset(years=18) <= as_of:
-            whys.append("18 or over at the as-of date")
-        elif arrived > as_of or (pd.notna(left) and left < as_of):
-            whys.append("not resident at the as-of date")
-        elif child_id in in_care:
-            whys.append("looked after at the as-of date (already in care)")
-        else:
-            whys.append("not in the cohort at the as-of date")
-    return whys
-
-
-def scoring_model(model: HostedModel) -> ScoringModel:
-    return ScoringModel(booster=model.booster, calibrator=model.calibrator, feature_names=list(model.feature_names),
-                        num_iteration=model.best_iteration, name=model.name, version=model.version)
-
-
-def score_request(req: ScoreRequest, model: HostedModel, config: Config, *,
+def score_request(req: ScoreRequest, model: RiskModel, config: Config, *,
                   today: pd.Timestamp | None = None) -> ScoreResponse:
     today = pd.Timestamp(today if today is not None else pd.Timestamp.today()).normalize()
     extract = check_contract(req, config.council.hub_names, today)
@@ -124,13 +97,15 @@ def score_request(req: ScoreRequest, model: HostedModel, config: Config, *,
     result: dict = {"family_risk": None, "band": None, "reasons": [], "protective": None, "children": []}
     if len(rows):
         # the batch lists' own code: probabilities, TreeSHAP, family risk, reason codes
-        result = score_family(scoring_model(model), rows, config)
+        result = score_family(model, rows, config)
     scored = {c["child_id"] for c in result["children"]}
     # the ids from their column, not iterrows (a Series per child); the unscored children's rows only
     ids = [str(c) for c in extract.children["child_id"].tolist()]
     unscored = [i for i, c in enumerate(ids) if c not in scored and req.child_id in (None, c)]
-    whys = _why_not_scored(extract.children.iloc[unscored], as_of, extract.events) if unscored else []
-    not_scored = [NotScored(child_id=ids[i], why=why) for i, why in zip(unscored, whys, strict=True)]
+    # the cohort's own rules say why (features.cohort), never a second copy of them here
+    whys = outside_cohort(extract.children, extract.events, as_of) if unscored else {}
+    not_scored = [NotScored(child_id=ids[i], why=whys.get(ids[i]) or "not in the cohort at the as-of date")
+                  for i in unscored]
     children = [ChildScore(child_id=c["child_id"], age_years=c["age_years"], probability=c["probability"],
                            band=config.serving.band_for(c["probability"]), margin=c["margin"])
                 for c in result["children"]]

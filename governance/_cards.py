@@ -1,10 +1,15 @@
-"""The model card: intended use and users, uses it must not have, data, metrics, fairness, limits, oversight."""
+"""The model card and the transparency record, rendered from the audit's report (aggregates only).
+
+The model card: intended use and users, uses it must not have, data, metrics, fairness, limits, oversight. The
+transparency record: a tier-1 public summary in the style of the UK Algorithmic Transparency Recording Standard.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from core.config import Config
+from governance._templates import environment
 
 METRIC_NAMES: dict[str, str] = {
     "test_model_roc_auc": "ROC-AUC", "test_model_pr_auc": "PR-AUC", "test_model_brier": "Brier score",
@@ -39,8 +44,32 @@ def card_context(report: dict[str, Any], config: Config) -> dict[str, Any]:
     }
 
 
-def render_model_card(report: dict[str, Any], config: Config) -> str:
-    """model_card.md for an audited version (aggregates only)."""
-    from governance.audit_report import environment
+def render_document(template: str, report: dict[str, Any], config: Config) -> str:
+    """Render one of the audit's Markdown documents from its report.
 
-    return environment().get_template("model_card.md.j2").render(**card_context(report, config))
+    Parameters
+    ----------
+    template : str
+        `model_card.md.j2` or `transparency_record.md.j2` (in governance/templates/).
+    report : dict
+        The audit's report (`AuditResult.report`).
+    config : Config
+        The council, its hubs, the outcome and horizon.
+
+    Returns
+    -------
+    str
+        Markdown.
+    """
+    return environment().get_template(template).render(**card_context(report, config))
+
+
+def render_model_card(report: dict[str, Any], config: Config) -> str:
+    """model_card.md for an audited version (see `render_document`)."""
+    return render_document("model_card.md.j2", report, config)
+
+
+def render_transparency_record(report: dict[str, Any], config: Config) -> str:
+    """transparency_record.md: plain-English name, description, use in decisions, oversight and contact (see
+    `render_document`)."""
+    return render_document("transparency_record.md.j2", report, config)

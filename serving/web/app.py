@@ -1,4 +1,7 @@
-"""The FastAPI application: `create_app(config)` wires the store, the model host, the scores and every router."""
+"""The FastAPI application: `create_app(config)` wires the data, the model host, the API routers and the pages.
+
+It sits above both `api/` and `pages/` (the pages reuse the API's services; the API never imports the pages).
+"""
 
 from __future__ import annotations
 
@@ -19,11 +22,11 @@ from serving.web.api.families.router import router as families_router
 from serving.web.api.governance.router import router as governance_router
 from serving.web.api.health.router import router as health_router
 from serving.web.api.schemas import NOTICE
-from serving.web.api.scores import ScoresRepository
 from serving.web.api.scoring.router import router as scoring_router
 from serving.web.api.security import Refusals, Throttle
+from serving.web.data import ScoresRepository, Store
 from serving.web.model_host import MlflowChampionLoader, ModelHost
-from serving.web.store import Store
+from serving.web.pages.routes import install as install_pages
 
 log = logging.getLogger("upstream.serving")
 LAST_LOADED = "last_loaded_model_version"  # serving-database key: the version to fall back to at start-up
@@ -82,8 +85,6 @@ def create_app(config: Config, *, store: Store | None = None, host: ModelHost | 
                tracking_uri: str | None = None) -> FastAPI:
     """The service. Defaults: the database at `serving.database_url`, the champion from the MLflow registry
     (polled every `serving.reload_interval_seconds`), the scoring output at `serving.scores_dir`."""
-    from serving.web.pages.routes import install as install_pages
-
     store = store or Store(config.serving.database_url, token_days=config.security.token_days)
     host = host or ModelHost(MlflowChampionLoader(config.model.registered_name, tracking_uri=tracking_uri),
                              interval_seconds=config.serving.reload_interval_seconds,

@@ -241,7 +241,7 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, **kwargs)
 
         @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DB-API connection
+        def _pragmas(dbapi_conn, _record) -> None:
             cur = dbapi_conn.cursor()
             # WAL: readers never block the writer; NORMAL sync is durable across application crashes.
             cur.execute("PRAGMA journal_mode=WAL")

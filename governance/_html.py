@@ -1,4 +1,4 @@
-"""The audit's outputs: audit.json (every number), audit.html (plain summary first, then charts), and the card/record.
+"""audit.html: the audit's plain summary first, then a table and chart per attribute.
 
 Everything here renders the already-suppressed report; nothing reads row-level data.
 """
@@ -8,22 +8,18 @@ from __future__ import annotations
 import base64
 import io
 import math
-from pathlib import Path
 from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from jinja2 import Environment, FileSystemLoader, select_autoescape  # noqa: E402
-from matplotlib.ticker import NullLocator  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib.ticker import NullLocator
 
-from core.config import Config  # noqa: E402
-from core.io import write_json, write_text  # noqa: E402
-from governance.audit import AuditResult  # noqa: E402
+from core.config import Config
+from governance._audit import AuditResult
+from governance._templates import SUPPRESSED_TEXT, environment
 
-TEMPLATES = Path(__file__).resolve().parent / "templates"
-SUPPRESSED_TEXT = "suppressed (fewer than {threshold})"
 METRIC_LABELS = {
     "recall": "recall (share of entrants flagged)",
     "calibration": "calibration (mean predicted / observed)",
@@ -31,14 +27,6 @@ METRIC_LABELS = {
     "false_negative_rate": "false negative rate", "false_omission_rate": "false omission rate",
     "base_rate": "base rate", "mean_predicted": "mean predicted probability", "roc_auc": "ROC-AUC",
 }
-
-
-def environment() -> Environment:
-    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]),
-                      trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
-    env.filters["pct"] = lambda v, d=1: "–" if v is None else f"{100 * v:.{d}f}%"
-    env.filters["num"] = lambda v, d=3: "–" if v is None else (f"{v:,}" if isinstance(v, int) else f"{v:.{d}f}")
-    return env
 
 
 def _png(fig: plt.Figure) -> str:
@@ -147,6 +135,20 @@ def html_rows(table: dict[str, Any], op: str, threshold: int) -> list[list[str]]
 
 
 def render_html(result: AuditResult, config: Config) -> str:
+    """audit.html for an audit result.
+
+    Parameters
+    ----------
+    result : AuditResult
+        The audit (its report is already suppressed).
+    config : Config
+        The council's name.
+
+    Returns
+    -------
+    str
+        The HTML page.
+    """
     report = result.report
     threshold = report["settings"]["small_cell_threshold"]
     band = tuple(report["settings"]["band"])
@@ -160,20 +162,3 @@ def render_html(result: AuditResult, config: Config) -> str:
         report=report, result=result, council=config.council.name, sections=sections, ops=ops, op_labels=op_labels,
         age_chart=age_chart(report["age_coverage"], op_labels), threshold=threshold, band=band,
         suppressed_text=SUPPRESSED_TEXT.format(threshold=threshold), metric_labels=METRIC_LABELS)
-
-
-def write_outputs(result: AuditResult, out_dir: str | Path, config: Config) -> list[Path]:
-    """Write audit.json, audit.html, model_card.md and transparency_record.md into `out_dir`, each atomically.
-
-    Files are written one by one (not the directory swapped) so that other files in `out_dir` survive.
-    """
-    from governance.model_card import render_model_card
-    from governance.transparency import render_transparency_record
-
-    out_dir = Path(out_dir)
-    rendered = {"audit.html": render_html(result, config),
-                "model_card.md": render_model_card(result.report, config),
-                "transparency_record.md": render_transparency_record(result.report, config)}
-    paths = [write_json(result.report, out_dir / "audit.json")]
-    paths += [write_text(text, out_dir / name) for name, text in rendered.items()]
-    return paths

@@ -82,7 +82,24 @@ def recoverable(values: Mapping[Cell, float], relations: Iterable[Relation], sup
 def suppress(values: Mapping[Cell, float], relations: Iterable[Relation], *, threshold: int,
              primary: Iterable[Cell] = ()) -> Suppression:
     """Primary suppression of counts under `threshold` (plus any `primary` cells the caller adds, e.g. those
-    with few distinct children), then complementary suppression until nothing hidden can be recovered."""
+    with few distinct children), then complementary suppression until nothing hidden can be recovered.
+
+    Parameters
+    ----------
+    values : mapping of cell to float
+        Every count of the table.
+    relations : iterable of Relation
+        How the counts add up (relations naming an unknown cell are ignored).
+    threshold : int
+        Counts under it are hidden.
+    primary : iterable of cell
+        Further cells to hide whatever their count.
+
+    Returns
+    -------
+    Suppression
+        The hidden cells (and, privately, the primary ones).
+    """
     relations = [r for r in relations if all(c in values for c in r.cells)]
     first = {c for c, v in values.items() if v < threshold} | (set(primary) & set(values))
     hidden = set(first)

@@ -13,6 +13,7 @@ Conventions (stated once, used by the audit, its report and its tests):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +23,7 @@ from scipy import sparse
 from sklearn.metrics import roc_auc_score
 
 from core.contract import DISABILITY_CODES, ETHNIC_GROUPS, ETHNICITY_CODES, SEX_CODES
+from features.columns import AGE_BANDS
 
 FIXED_COUNTS: tuple[str, ...] = ("n", "n_positive", "n_negative")
 OP_COUNTS: tuple[str, ...] = ("n_selected", "n_unselected", "tp", "fp", "fn", "tn")
@@ -61,7 +63,7 @@ _ORDER: dict[str, tuple[str, ...]] = {
     "ethnicity": ETHNICITY_CODES,
     "sex": SEX_CODES,
     "disability": DISABILITY_CODES,
-    "age_band": ("0-4", "5-9", "10-15", "16-17"),
+    "age_band": AGE_BANDS,
     "deprivation_quintile": ("1", "2", "3", "4", "5"),
     "previously_known": ("yes", "no"),
 }
@@ -106,35 +108,43 @@ def ordered_groups(attribute: str, present: list[str], *, hubs: tuple[str, ...] 
 # group x label x selections, `sample_weight` = its row count, y_pred = mean probability); every rate is then
 # a formula of those counts. ROC-AUC has its own MetricFrame over (group, label, probability) aggregates.
 # The tests check every metric against fairlearn's own metric functions on the raw rows.
-def _div(a: float, b: float) -> float:
-    return a / b if b else float("nan")
+def _ratio(num: np.ndarray | float, den: np.ndarray | float) -> np.ndarray:
+    """num / den, NaN where undefined (a zero denominator); for scalars and arrays alike."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.divide(num, den)
+    return np.where(np.isfinite(out), out, np.nan)
 
 
-FIXED_FORMULAS = {  # of (rows, positives, sum of probabilities)
-    "n": lambda r, p, s: r,
-    "n_positive": lambda r, p, s: p,
-    "n_negative": lambda r, p, s: r - p,
-    "base_rate": lambda r, p, s: _div(p, r),
-    "mean_predicted": lambda r, p, s: _div(s, r),
-    "calibration": lambda r, p, s: _div(s, p),
+# Every rate, defined once as a formula of counts; used for the point estimates (scalars) and for every bootstrap
+# replicate (arrays). Counts: n, n_positive, prob_sum (the sum of probabilities), and per operating point
+# tp, fp, fn, tn. Exact counts are whole numbers, so (tp + fn) is n_positive and (tp + fp + fn + tn) is n exactly.
+FIXED_RATE_FORMULAS: dict[str, Callable[..., np.ndarray]] = {  # of (n, n_positive, prob_sum)
+    "base_rate": lambda n, pos, s: _ratio(pos, n),
+    "mean_predicted": lambda n, pos, s: _ratio(s, n),
+    "calibration": lambda n, pos, s: _ratio(s, pos),
 }
-OP_FORMULAS = {  # of (tp, fp, fn, tn)
-    "n_selected": lambda t, f, m, u: t + f,
-    "n_unselected": lambda t, f, m, u: m + u,
-    "tp": lambda t, f, m, u: t,
-    "fp": lambda t, f, m, u: f,
-    "fn": lambda t, f, m, u: m,
-    "tn": lambda t, f, m, u: u,
-    "selection_rate": lambda t, f, m, u: _div(t + f, t + f + m + u),
-    "recall": lambda t, f, m, u: _div(t, t + m),
-    "false_negative_rate": lambda t, f, m, u: _div(m, t + m),
-    "false_positive_rate": lambda t, f, m, u: _div(f, f + u),
-    "precision": lambda t, f, m, u: _div(t, t + f),
-    "false_omission_rate": lambda t, f, m, u: _div(m, m + u),
+OP_RATE_FORMULAS: dict[str, Callable[..., np.ndarray]] = {  # of (tp, fp, fn, tn)
+    "selection_rate": lambda tp, fp, fn, tn: _ratio(tp + fp, tp + fp + fn + tn),
+    "recall": lambda tp, fp, fn, tn: _ratio(tp, tp + fn),
+    "false_negative_rate": lambda tp, fp, fn, tn: _ratio(fn, tp + fn),
+    "false_positive_rate": lambda tp, fp, fn, tn: _ratio(fp, fp + tn),
+    "precision": lambda tp, fp, fn, tn: _ratio(tp, tp + fp),
+    "false_omission_rate": lambda tp, fp, fn, tn: _ratio(fn, fn + tn),
 }
+assert set(FIXED_RATE_FORMULAS) == set(FIXED_RATES) - {"roc_auc"} and set(OP_RATE_FORMULAS) == set(OP_RATES)
 
 
-def sufficient_statistics(y_true, y_pred, *, sample_weight, selected, n_ops) -> np.ndarray:  # noqa: ANN001
+def _fixed_values(n: float, pos: float, prob_sum: float) -> dict[str, float]:
+    counts = {"n": n, "n_positive": pos, "n_negative": n - pos}
+    return {**counts, **{k: float(f(n, pos, prob_sum)) for k, f in FIXED_RATE_FORMULAS.items()}}
+
+
+def _op_values(tp: float, fp: float, fn: float, tn: float) -> dict[str, float]:
+    counts = {"n_selected": tp + fp, "n_unselected": fn + tn, "tp": tp, "fp": fp, "fn": fn, "tn": tn}
+    return {**counts, **{k: float(f(tp, fp, fn, tn)) for k, f in OP_RATE_FORMULAS.items()}}
+
+
+def sufficient_statistics(y_true, y_pred, *, sample_weight, selected, n_ops) -> np.ndarray:
     """[rows, positives, sum of probabilities, then tp, fp, fn, tn per operating point] (weighted).
 
     `selected` packs the selections as bits (bit j = selected at operating point j): MetricFrame takes 1-D
@@ -149,7 +159,7 @@ def sufficient_statistics(y_true, y_pred, *, sample_weight, selected, n_ops) -> 
     return np.asarray(out, float)
 
 
-def roc_auc(y_true, y_pred, *, sample_weight) -> float:  # noqa: ANN001
+def roc_auc(y_true, y_pred, *, sample_weight) -> float:
     y, w = np.asarray(y_true), np.asarray(sample_weight, float)
     both = w[y == 1].sum() > 0 and w[y == 0].sum() > 0
     return float(roc_auc_score(y, y_pred, sample_weight=w)) if both else float("nan")
@@ -174,9 +184,8 @@ class GroupMetrics:
 
 
 def _rates(stats: np.ndarray, ops: list[str]) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
-    fixed = {k: float(f(*stats[:3])) for k, f in FIXED_FORMULAS.items()}
-    at = {op: {k: float(f(*stats[3 + 4 * j: 7 + 4 * j])) for k, f in OP_FORMULAS.items()}
-          for j, op in enumerate(ops)}
+    fixed = _fixed_values(*(float(v) for v in stats[:3]))
+    at = {op: _op_values(*(float(v) for v in stats[3 + 4 * j: 7 + 4 * j])) for j, op in enumerate(ops)}
     return fixed, at
 
 
@@ -226,13 +235,6 @@ def family_weights(family_codes: np.ndarray, replicates: int, *, seed: int) -> n
     return rng.multinomial(n_families, np.full(n_families, 1.0 / n_families), size=replicates).astype(np.float64)
 
 
-def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = num / den
-    out[~np.isfinite(out)] = np.nan
-    return out
-
-
 def bootstrap_rates(codes: np.ndarray, n_groups: int, family_codes: np.ndarray, weights: np.ndarray,
                     y: np.ndarray, probability: np.ndarray, selections: dict[str, np.ndarray]
                     ) -> dict[str, dict[str, np.ndarray]]:
@@ -253,15 +255,13 @@ def bootstrap_rates(codes: np.ndarray, n_groups: int, family_codes: np.ndarray, 
     matrix = sparse.csr_matrix((np.concatenate(stats), (rows, cols)), shape=(weights.shape[1], n_groups * k))
     sums = np.asarray((matrix.T @ weights.T).T).reshape(weights.shape[0], n_groups, k)
     n, pos, prob_sum = sums[..., 0], sums[..., 1], sums[..., 2]
-    neg = n - pos
-    out: dict[str, dict[str, np.ndarray]] = {"fixed": {
-        "base_rate": _ratio(pos, n), "mean_predicted": _ratio(prob_sum, n), "calibration": _ratio(prob_sum, pos)}}
+    out: dict[str, dict[str, np.ndarray]] = {
+        "fixed": {k: f(n, pos, prob_sum) for k, f in FIXED_RATE_FORMULAS.items()}}
     for i, op in enumerate(selections):
-        sel, hits = sums[..., 3 + 2 * i], sums[..., 4 + 2 * i]
-        false_pos, misses = sel - hits, pos - hits
-        out[op] = {"selection_rate": _ratio(sel, n), "recall": _ratio(hits, pos),
-                   "false_negative_rate": _ratio(misses, pos), "false_positive_rate": _ratio(false_pos, neg),
-                   "precision": _ratio(hits, sel), "false_omission_rate": _ratio(misses, n - sel)}
+        sel, tp = sums[..., 3 + 2 * i], sums[..., 4 + 2 * i]
+        fp, fn = sel - tp, pos - tp
+        tn = n - pos - fp
+        out[op] = {k: f(tp, fp, fn, tn) for k, f in OP_RATE_FORMULAS.items()}
     return out
 
 

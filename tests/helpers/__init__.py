@@ -1,0 +1,1 @@
+"""Helpers shared by test modules (imported as `tests.helpers.<module>`; fixtures re-exported by conftest files)."""
