@@ -18,6 +18,12 @@ $(STAMP): pyproject.toml constraints.txt
 
 demo: $(STAMP)
 	$(BIN)/upstream validate examples/tiny_extract --extract-date 2017-03-31
+	@# A real council's data in: import the liia-tools sample returns (examples/returns, MIT) into the contract.
+	@# The pseudonym key is made here for the demo; a council keeps its own key outside any repository.
+	@mkdir -p $(DEMO) && if [ ! -s $(DEMO)/pseudonym.key ]; then (umask 077; \
+	  $(BIN)/python -c "import secrets; print(secrets.token_hex(32))" > $(DEMO)/pseudonym.key); fi
+	$(BIN)/upstream import examples/returns/manifest.yaml --out $(DEMO)/imported --key-file $(DEMO)/pseudonym.key
+	@sed -n '1,10p' $(DEMO)/imported.import/report.md
 	$(BIN)/upstream simulate --out $(DEMO)/council
 	$(BIN)/upstream validate $(DEMO)/council --extract-date 2017-03-31
 	$(BIN)/upstream features --data $(DEMO)/council --out $(DEMO)/features.parquet --extract-date 2017-03-31
@@ -34,7 +40,7 @@ demo: $(STAMP)
 	  echo && echo "Start the service:  $(BIN)/upstream serve   (http://127.0.0.1:8000/, API docs at /docs)" && \
 	  echo "Sign in as the demo Northfield hub lead with this token (shown once):" && echo "  $$token" && \
 	  echo "API example:  curl -H \"Authorization: Bearer $$token\" http://127.0.0.1:8000/api/hubs/Northfield/list" && \
-	  echo "Decision support only: a practitioner decides."
+	  $(BIN)/python -c "from core.notice import DECISION_SUPPORT; print(DECISION_SUPPORT)"
 
 test: $(STAMP) browser-deps
 	$(BIN)/ruff check .

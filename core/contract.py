@@ -57,8 +57,9 @@ SOURCED_EVENT_TYPES: Final = ("contact", "referral")
 CP_CATEGORIES: Final = ("neglect", "physical", "sexual", "emotional", "multiple")
 NEED_CATEGORIES: Final = ("N1", "N2", "N3", "N4", "N5", "N6", "N7", "N8")
 EXCLUSION_TYPES: Final = ("suspension", "permanent")
-# Assessment factors: Children in Need census codes, e.g. "2B;4B" (number + letter(s)).
-ASSESSMENT_FACTOR_RE: Final = re.compile(r"^\d{1,2}[A-Z]{1,2}(;\d{1,2}[A-Z]{1,2})*$")
+# Assessment factors: Children in Need census codes, e.g. "2B;4B" (number + letter(s)); CIN factor 20 ("other")
+# has no letter, so the letters are optional (statutory-returns SPEC Q3).
+ASSESSMENT_FACTOR_RE: Final = re.compile(r"^\d{1,2}[A-Z]{0,2}(;\d{1,2}[A-Z]{0,2})*$")
 
 # event_type -> allowed detail codes (a tuple), or the assessment-factor pattern; absent = detail must be null.
 DETAIL_CODES: Final[dict[str, tuple[str, ...] | re.Pattern[str]]] = {

@@ -39,7 +39,7 @@ class AuditResult:
     report: dict[str, Any]
     seconds: float
 
-    def short_reasons(self, limit: int = 480) -> str:
+    def short_reasons(self, *, limit: int = 480) -> str:
         """The reasons in one line for a version tag."""
         if not self.reasons:
             return "no recall or calibration disparity outside the band"

@@ -137,84 +137,124 @@ class _Block:
     prefix: str
 
 
-def _intervals_and_disparities(attr: Attribute, gi: int, ri: int, point: str, block: _Block,
-                               reference_hidden: dict[str, bool], suppressed: dict[str, str],
-                               published: Published, band: tuple[float, float], op_labels: dict[str, str],
-                               findings: Findings) -> None:
-    g = attr.groups[gi]
-    where = "" if point == ANY_POINT else f" at {op_labels[point]}"
-    intervals: dict[str, Any] = {}
-    disparities: dict[str, Any] = {}
-    for rate in block.rates:
-        if block.hidden.get(rate):
-            intervals[rate] = None
-            disparities[rate] = None
-            suppressed[f"{block.prefix}disparities.{rate}"] = "suppressed: the group's metric is suppressed"
-            # Shown groups whose recall or calibration rests on too few children to publish cannot be judged
-            # either way; the board is told which (a bootstrap of a handful of children is not evidence, so they
-            # do not drive the verdict).
-            if rate in fm.VERDICT_METRICS and not published.hidden(Cell(attr.name, g, ANY_POINT, "n")):
-                findings.not_assessed.append(f"{rate.replace('_', ' ')}{where}: {fm.attribute_label(attr.name)} "
-                                             f"'{g}'")
-            continue
-        samples = block.boot.get(rate) if rate in fm.BOOTSTRAPPED else None
-        if samples is not None:
-            lo, hi = fm.percentile_interval(samples[:, gi:gi + 1])
-            intervals[rate] = [_num(lo[0]), _num(hi[0])] if np.isfinite(lo[0]) else None
-        else:
-            intervals[rate] = None
-        if reference_hidden.get(rate):
-            disparities[rate] = None
-            suppressed[f"{block.prefix}disparities.{rate}"] = "suppressed: the reference group's metric is suppressed"
-            continue
-        d = disparity(gi, ri, float(block.estimates.loc[g, rate]), float(block.estimates.loc[attr.reference, rate]),
-                      samples, band)
-        disparities[rate] = d
-        if d["flagged"]:
-            text = (f"{rate.replace('_', ' ')}{where}: {fm.attribute_label(attr.name)} '{g}' is "
-                    f"{d['ratio']:.2f}x '{attr.reference}' (95% CI {d['ci'][0]:.2f}-{d['ci'][1]:.2f})")
-            (findings.reasons if rate in fm.VERDICT_METRICS else findings.notes).append(text)
-    block.out["intervals"] = intervals
-    block.out["disparities"] = disparities
+@dataclass
+class _AttributeTable:
+    """Builds one attribute's table; flags go to `findings`."""
 
+    published: Published
+    attr: Attribute
+    points: list[str]
+    band: tuple[float, float]
+    op_labels: dict[str, str]
+    findings: Findings
+    reference_hidden: dict[str, dict[str, bool]] = field(default_factory=dict)
 
-def _group_blocks(published: Published, attr: Attribute, g: str, points: list[str], suppressed: dict[str, str],
-                  row: dict[str, Any]) -> dict[str, _Block]:
-    gm = attr.metrics
-    metrics, hidden = published.rates(attr.name, g, ANY_POINT, gm.fixed.loc[g], fm.FIXED_RATES, suppressed, "")
-    row["metrics"] = metrics
-    blocks = {ANY_POINT: _Block(row, hidden, gm.fixed, fm.FIXED_RATES, attr.boot["fixed"], "")}
-    row["operating_points"] = {}
-    for point in points:
-        p = _prefix(point)
-        out: dict[str, Any] = {"counts": published.counts(attr.name, g, point, fm.OP_COUNTS, suppressed, p)}
-        out["metrics"], hidden_at = published.rates(attr.name, g, point, gm.at[point].loc[g], fm.OP_RATES,
-                                                    suppressed, p)
-        row["operating_points"][point] = out
-        blocks[point] = _Block(out, hidden_at, gm.at[point], fm.OP_RATES, attr.boot[point], p)
-    return blocks
+    def _where(self, point: str) -> str:
+        return "" if point == ANY_POINT else f" at {self.op_labels[point]}"
+
+    def _blocks(self, g: str, suppressed: dict[str, str], row: dict[str, Any]) -> dict[str, _Block]:
+        """Fill in the group's metrics (point-independent and per operating point); return the blocks."""
+        attr, published, gm = self.attr, self.published, self.attr.metrics
+        metrics, hidden = published.rates(attr.name, g, ANY_POINT, gm.fixed.loc[g], fm.FIXED_RATES, suppressed, "")
+        row["metrics"] = metrics
+        blocks = {ANY_POINT: _Block(row, hidden, gm.fixed, fm.FIXED_RATES, attr.boot["fixed"], "")}
+        row["operating_points"] = {}
+        for point in self.points:
+            p = _prefix(point)
+            out: dict[str, Any] = {"counts": published.counts(attr.name, g, point, fm.OP_COUNTS, suppressed, p)}
+            out["metrics"], hidden_at = published.rates(attr.name, g, point, gm.at[point].loc[g], fm.OP_RATES,
+                                                        suppressed, p)
+            row["operating_points"][point] = out
+            blocks[point] = _Block(out, hidden_at, gm.at[point], fm.OP_RATES, attr.boot[point], p)
+        return blocks
+
+    def _not_assessed(self, gi: int, point: str, rate: str) -> None:
+        # Shown groups whose recall or calibration rests on too few children to publish cannot be judged either
+        # way; the board is told which (a bootstrap of a handful of children is not evidence, so they do not
+        # drive the verdict).
+        g = self.attr.groups[gi]
+        if rate in fm.VERDICT_METRICS and not self.published.hidden(Cell(self.attr.name, g, ANY_POINT, "n")):
+            self.findings.not_assessed.append(f"{rate.replace('_', ' ')}{self._where(point)}: "
+                                              f"{fm.attribute_label(self.attr.name)} '{g}'")
+
+    def _flag(self, gi: int, point: str, rate: str, d: dict[str, Any]) -> None:
+        text = (f"{rate.replace('_', ' ')}{self._where(point)}: {fm.attribute_label(self.attr.name)} "
+                f"'{self.attr.groups[gi]}' is {d['ratio']:.2f}x '{self.attr.reference}' "
+                f"(95% CI {d['ci'][0]:.2f}-{d['ci'][1]:.2f})")
+        (self.findings.reasons if rate in fm.VERDICT_METRICS else self.findings.notes).append(text)
+
+    def _judge(self, gi: int, ri: int, point: str, block: _Block, suppressed: dict[str, str]) -> None:
+        """Intervals and disparities (with flags) of one block, unless suppressed."""
+        g, reference_hidden = self.attr.groups[gi], self.reference_hidden[point]
+        intervals: dict[str, Any] = {}
+        disparities: dict[str, Any] = {}
+        for rate in block.rates:
+            if block.hidden.get(rate):
+                intervals[rate] = disparities[rate] = None
+                suppressed[f"{block.prefix}disparities.{rate}"] = "suppressed: the group's metric is suppressed"
+                self._not_assessed(gi, point, rate)
+                continue
+            samples = block.boot.get(rate) if rate in fm.BOOTSTRAPPED else None
+            intervals[rate] = None
+            if samples is not None:
+                lo, hi = fm.percentile_interval(samples[:, gi:gi + 1])
+                intervals[rate] = [_num(lo[0]), _num(hi[0])] if np.isfinite(lo[0]) else None
+            if reference_hidden.get(rate):
+                disparities[rate] = None
+                suppressed[f"{block.prefix}disparities.{rate}"] = ("suppressed: the reference group's metric is "
+                                                                   "suppressed")
+                continue
+            d = disparity(gi, ri, float(block.estimates.loc[g, rate]),
+                          float(block.estimates.loc[self.attr.reference, rate]), samples, self.band)
+            disparities[rate] = d
+            if d["flagged"]:
+                self._flag(gi, point, rate, d)
+        block.out["intervals"] = intervals
+        block.out["disparities"] = disparities
+
+    def row(self, gi: int, ri: int) -> dict[str, Any]:
+        """Group `gi`'s row; the reference row (`ri`) must be built first."""
+        g = self.attr.groups[gi]
+        suppressed: dict[str, str] = {}
+        row: dict[str, Any] = {"group": g, "reference": gi == ri, "counts": self.published.counts(
+            self.attr.name, g, ANY_POINT, fm.FIXED_COUNTS, suppressed, "")}
+        blocks = self._blocks(g, suppressed, row)
+        if gi == ri:
+            self.reference_hidden = {point: b.hidden for point, b in blocks.items()}
+        for point, block in blocks.items():
+            self._judge(gi, ri, point, block, suppressed)
+        row["suppressed"] = suppressed
+        return row
 
 
 def attribute_table(published: Published, attr: Attribute, points: list[str], band: tuple[float, float],
                     op_labels: dict[str, str], findings: Findings) -> dict[str, Any]:
-    """One attribute's table: a row per group (reference marked) with counts, rates, intervals and disparities."""
+    """One attribute's table: a row per group (reference marked) with counts, rates, intervals and disparities.
+
+    Parameters
+    ----------
+    published : Published
+        The counts after suppression.
+    attr : Attribute
+        The attribute, its groups, point metrics, bootstrap and reference group.
+    points : list of str
+        The operating points, in order.
+    band : (float, float)
+        A disparity is flagged when its whole interval lies outside it.
+    op_labels : dict of str to str
+        Each operating point's label, for the findings.
+    findings : Findings
+        Flags and unassessed groups are appended to it.
+
+    Returns
+    -------
+    dict
+        The table as audit.json holds it.
+    """
+    builder = _AttributeTable(published, attr, points, band, op_labels, findings)
     ri = attr.groups.index(attr.reference)
-    reference_hidden: dict[str, dict[str, bool]] = {}
-    built: dict[int, dict[str, Any]] = {}
     # The reference row first, so its suppressions are known when dividing by it.
-    for gi in [ri] + [i for i in range(len(attr.groups)) if i != ri]:
-        g = attr.groups[gi]
-        suppressed: dict[str, str] = {}
-        row: dict[str, Any] = {"group": g, "reference": gi == ri,
-                               "counts": published.counts(attr.name, g, ANY_POINT, fm.FIXED_COUNTS, suppressed, "")}
-        blocks = _group_blocks(published, attr, g, points, suppressed, row)
-        if gi == ri:
-            reference_hidden = {point: b.hidden for point, b in blocks.items()}
-        for point, block in blocks.items():
-            _intervals_and_disparities(attr, gi, ri, point, block, reference_hidden[point], suppressed, published,
-                                       band, op_labels, findings)
-        row["suppressed"] = suppressed
-        built[gi] = row
+    built = {gi: builder.row(gi, ri) for gi in [ri] + [i for i in range(len(attr.groups)) if i != ri]}
     return {"attribute": attr.name, "label": fm.attribute_label(attr.name),
             "kind": "intersection" if attr.is_intersection else "group",
             "reference": attr.reference, "reference_source": attr.reference_source,

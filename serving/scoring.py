@@ -99,7 +99,22 @@ class RankedChildren:
 
 
 def rank_children(model: RiskModel, cohort: pd.DataFrame, config: Config) -> RankedChildren:
-    """Calibrated probability and raw margin for every cohort row, ranked within hub."""
+    """Calibrated probability and raw margin for every cohort row, ranked within hub.
+
+    Parameters
+    ----------
+    model : RiskModel
+        The model to score with.
+    cohort : DataFrame
+        Feature rows of one as-of date (`child_id`, `hub` or `hub_code`, the model's inputs).
+    config : Config
+        Gives the hub names.
+
+    Returns
+    -------
+    RankedChildren
+        Arrays in rank order (hub, probability highest first, child_id).
+    """
     if cohort.empty:
         raise UpstreamError("the cohort is empty at this as-of date: no resident children under 18 to score")
     if "as_of" in cohort.columns and len(dates := pd.unique(_as_of(cohort))) > 1:
@@ -123,8 +138,24 @@ def rank_children(model: RiskModel, cohort: pd.DataFrame, config: Config) -> Ran
 
 
 def score_children(model: RiskModel, cohort: pd.DataFrame, config: Config) -> tuple[pd.DataFrame, np.ndarray]:
-    """Calibrated probability and raw margin for every cohort row, ranked within hub; returns the scores (in
-    rank order) and the feature matrix (rows in the same order)."""
+    """Calibrated probability and raw margin for every cohort row, ranked within hub.
+
+    Parameters
+    ----------
+    model : RiskModel
+        The model to score with.
+    cohort : DataFrame
+        Feature rows of one as-of date.
+    config : Config
+        Gives the hub names.
+
+    Returns
+    -------
+    scores : DataFrame
+        One row per child in rank order (the scores.parquet columns but `listed` and `base_value`).
+    X : ndarray
+        The model inputs, rows in the same order.
+    """
     ranked = rank_children(model, cohort, config)
     order = ranked.order
     scores = pd.DataFrame({
@@ -160,7 +191,32 @@ def score_cohort(model: RiskModel, cohort: pd.DataFrame, config: Config, *,
                  previous: pd.DataFrame | None = None, explain_all: bool = False, describe: Describe | None = None,
                  data_fingerprint: str | None = None, extract_date: pd.Timestamp | None = None) -> ScoringResult:
     """Score one as-of date's cohort: children's risks, family risks and lists, SHAP for the listed families'
-    children (everyone with `explain_all`), reasons, what changed since `previous` (a families table), locality."""
+    children (everyone with `explain_all`), reasons, what changed since `previous`, locality insight.
+
+    Parameters
+    ----------
+    model : RiskModel
+        The model to score and explain with.
+    cohort : DataFrame
+        Feature rows of one as-of date.
+    config : Config
+        Hubs, capacities, the list threshold and risk bands.
+    previous : DataFrame or None
+        An earlier run's families table (`serving.lists.read_previous`).
+    explain_all : bool
+        SHAP for every child, not only the children of listed families.
+    describe : callable or None
+        Feature value -> plain English (default: the feature dictionary).
+    data_fingerprint : str or None
+        The extract's fingerprint for the manifest (default: a hash of the cohort).
+    extract_date : Timestamp or None
+        Recorded in the manifest.
+
+    Returns
+    -------
+    ScoringResult
+        Every table of the output directory, before it is written.
+    """
     describe = describe or default_describe()
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -270,7 +326,26 @@ def _charts(result: ScoringResult, lists_dir: Path, describe: Describe, *, worke
 
 def write_scoring(result: ScoringResult, out: str | Path, config: Config, *, charts: bool = True,
                   describe: Describe | None = None) -> Path:
-    """Write the scoring output directory (docs/interfaces.md) atomically: all of it appears, or none."""
+    """Write the scoring output directory (docs/interfaces.md) atomically: all of it appears, or none.
+
+    Parameters
+    ----------
+    result : ScoringResult
+        What `score_cohort` produced.
+    out : str or Path
+        The directory, replaced whole.
+    config : Config
+        Hubs and list settings for the reports.
+    charts : bool
+        Draw one waterfall PNG per listed family.
+    describe : callable or None
+        Feature value -> plain English.
+
+    Returns
+    -------
+    Path
+        `out`.
+    """
     describe = describe or default_describe()
     env = _environment()
     hubs = [*config.council.hub_names, *sorted(set(result.families["hub"]) - set(config.council.hub_names))]
@@ -428,7 +503,25 @@ def summary(result: ScoringResult, out: str | Path) -> str:
 
 def score_family(model: RiskModel, rows: pd.DataFrame, config: Config, *, describe: Describe | None = None
                  ) -> dict[str, Any]:
-    """One family's risk, children, reasons and protective factor (the same rules as the lists), for the API."""
+    """One family's risk, children, reasons and protective factor (the same rules as the lists), for the API.
+
+    Parameters
+    ----------
+    model : RiskModel
+        The model to score and explain with.
+    rows : DataFrame
+        The family's feature rows at one as-of date.
+    config : Config
+        Hubs and risk bands.
+    describe : callable or None
+        Feature value -> plain English.
+
+    Returns
+    -------
+    dict
+        `family_risk`, `band`, `base_value`, `children` (id, age, probability, margin), `reasons`,
+        `reason_features`, `protective`, `notice`, `signals`.
+    """
     ranked = rank_children(model, rows, config)
     shap, base = model.explain(ranked.X)
     reasons, protective = family_reasons(ranked.child_id, ranked.X, shap, model.feature_names,

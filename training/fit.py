@@ -162,6 +162,10 @@ def fit_evaluate(table: pd.DataFrame, config: Config, *, feature_names: list[str
 
     margins = {name: model.predict_margin(X[name]) for name in blocks}
     calibrator = MarginCalibrator(mc.calibration).fit(margins["validation"], y["validation"])
+    # the margins come from the fitted trees as they are (float32 inputs, no float64 copy of a large table);
+    # margin -> probability is the model's own `calibrate`, the one used when it is logged, loaded and scored
+    calibrate = RiskModel(booster=model.booster_, calibrator=calibrator, feature_names=list(feature_names),
+                          num_iteration=model.best_iteration_).calibrate
 
     t4 = time.perf_counter()
     logistic = LogisticBaseline().fit(X["train"], y["train"])
@@ -175,7 +179,7 @@ def fit_evaluate(table: pd.DataFrame, config: Config, *, feature_names: list[str
     t5 = time.perf_counter()
     for name in ("validation", "test"):
         frame = blocks[name]
-        prob = calibrator.transform(margins[name])
+        prob = calibrate(margins[name])
         logit = logistic.predict_proba(X[name])
         rule_score = rule.score(X[name])
         scorers = {"model": Scores(prob, prob, tiebreak=margins[name]),
@@ -209,7 +213,7 @@ def fit_evaluate(table: pd.DataFrame, config: Config, *, feature_names: list[str
             if col in frame:
                 pred[col] = frame[col].to_numpy()
         predictions[name] = pred
-    train_prob = calibrator.transform(margins["train"])
+    train_prob = calibrate(margins["train"])
     metrics["train"] = {"model": {"overall": {
         k: v for k, v in evaluate(blocks["train"], {"model": Scores(train_prob, train_prob, margins["train"])},
                                   capacities=capacities, breakdowns=())["model"]["overall"].items()

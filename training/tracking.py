@@ -28,10 +28,9 @@ from core.config import Config
 from core.io import write_json, write_text
 from training.checksums import CHECKSUM_TAG, checksums
 from training.metrics import flatten
-from training.model import META_FILE
+from training.model import META_FILE, PYFUNC_ARTIFACT
 from training.protected import KEY_TAG as PREDICTIONS_KEY_TAG
 from training.protected import write_predictions
-from training.pyfunc import MODEL_ARTIFACT
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PYFUNC_CODE = Path(__file__).resolve().parent / "pyfunc.py"  # the model logged as code
@@ -248,7 +247,18 @@ def ui_metrics(metrics: dict[str, dict]) -> dict[str, float]:
 
 
 def input_example(schema: Schema) -> pd.DataFrame:
-    """A made-up input row (never a council's): a child with nothing recorded, every input 0 in its declared type."""
+    """A made-up input row (never a council's): a child with nothing recorded, every input 0 in its declared type.
+
+    Parameters
+    ----------
+    schema : Schema
+        The signature's inputs.
+
+    Returns
+    -------
+    DataFrame
+        One row, the schema's columns in order, int64 for `long`, bool for `boolean`, float64 otherwise.
+    """
     zero = {"long": 0, "boolean": False}
     return pd.DataFrame([{spec.name: zero.get(spec.type.name, 0.0) for spec in schema.inputs}]).astype(
         {spec.name: {"long": "int64", "boolean": "bool"}.get(spec.type.name, "float64") for spec in schema.inputs})
@@ -262,7 +272,7 @@ def _log_model(result: Any, model_dir: Path, *, tags: dict[str, str], table_samp
     write_json({**json.loads((model_dir / META_FILE).read_text(encoding="utf-8")), **tags}, model_dir / META_FILE)
     sig = signature(table_sample, result.feature_names)
     return mlflow.pyfunc.log_model(
-        name="model", python_model=str(PYFUNC_CODE), artifacts={MODEL_ARTIFACT: str(model_dir)},
+        name="model", python_model=str(PYFUNC_CODE), artifacts={PYFUNC_ARTIFACT: str(model_dir)},
         signature=sig, input_example=input_example(sig.inputs), registered_model_name=registered_name,
         pip_requirements=_requirements(),
     )

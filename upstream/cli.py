@@ -104,6 +104,11 @@ def simulate(
     seed: Annotated[int | None, typer.Option(help="Random seed (default: config simulation.seed).")] = None,
     start: Annotated[str | None, typer.Option(help="First simulated month, YYYY-MM (default: config).")] = None,
     end: Annotated[str | None, typer.Option(help="Last simulated month, YYYY-MM (default: config).")] = None,
+    returns: Annotated[Path | None, typer.Option(
+        "--returns", help="Also write the council as its statutory returns (903, CIN census, Annex A per year) "
+                          "with residence, family links, partner feed and a manifest, for `upstream import`.")
+    ] = None,
+    returns_years: Annotated[int, typer.Option(help="Collection years of returns to write (with --returns).")] = 7,
     config: ConfigOption = None,
 ) -> None:
     """Simulate the council: contract tables plus the oracle's ground truth, written to OUT."""
@@ -114,6 +119,65 @@ def simulate(
     council.write(out)
     typer.echo(f"{out}: {len(council.children):,} children, {len(council.events):,} events, "
                f"{len(council.truth):,} truth rows; extract date {council.extract_date:%Y-%m-%d}")
+    if returns is not None:
+        from statutory import write_returns
+
+        got = write_returns(council.children, council.events, returns, extract_date=council.extract_date,
+                            years=returns_years)
+        lost = sum(got["losses"].values())
+        typer.echo(f"{returns}: returns for {got['years'][0]}..{got['years'][-1]} of {got['children_in_returns']:,} "
+                   f"children known to social care; {lost:,} items the returns cannot carry (losses.json)")
+
+
+@app.command("import")
+def import_cmd(
+    manifest: Annotated[Path, typer.Argument(help="The import manifest (YAML): every return file, its format and "
+                                                   "year, residence.csv, optional family links and partner feed.")],
+    out: Annotated[Path, typer.Option("--out", help="Directory for children.csv and events.csv; the report, "
+                                                    "quarantine and lineage go beside it in OUT.import/.")],
+    key_file: Annotated[Path | None, typer.Option(
+        "--key-file", help="The council's pseudonym (HMAC) key. Default: $UPSTREAM_PSEUDONYM_KEY, else the "
+                           "manifest's key_file.")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Import statutory returns (SSDA903, CIN census, Annex A) into the data contract, then validate it."""
+    import tempfile
+
+    import pandas as pd
+
+    from core.io import atomic_dir
+    from features.validation import validate_extract
+    from statutory import load_key, load_manifest, run_import
+
+    cfg = _config(config)
+    m = load_manifest(manifest)
+    key = load_key(key_file, m)
+    result = run_import(m, key, hubs=cfg.council.hub_names)
+    side = out.parent / f"{out.name}.import"
+    if result.children.empty:
+        with atomic_dir(side) as tmp_side:
+            result.write_side(tmp_side)
+        raise UpstreamError(f"no child could be imported (every child was refused or held back): {out} not written; "
+                            f"see {side}/report.md and {side}/quarantine/")
+    with tempfile.TemporaryDirectory(prefix=".upstream-import-", dir=out.parent if out.parent.exists() else None
+                                     ) as tmp:
+        result.write_tables(Path(tmp))
+        report = validate_extract(tmp, hubs=cfg.council.hub_names, extract_date=pd.Timestamp(result.extract_date))
+        if report.fatal or not report.ok:
+            text = report.error_text().replace(str(tmp), str(out))
+            raise UpstreamError(f"the imported tables break the data contract (nothing written):\n{text}")
+        summary = report.summary_text()
+    with atomic_dir(side) as tmp_side:
+        result.write_side(tmp_side, validation_summary=summary)
+        with atomic_dir(out) as tmp_out:
+            result.write_tables(tmp_out)
+    rep = result.report
+    refused = sum(f["refused"] for f in rep["files"])
+    held = sum(f["held_back"] for f in rep["files"])
+    warnings = sum(r["count"] for r in rep["rules"] if r["severity"] == "W")
+    typer.echo(f"{out}: {rep['children_written']:,} children, {rep['events_written']:,} events; extract date "
+               f"{rep['extract_date']}, history start {rep['history_start']}")
+    typer.echo(f"{refused:,} rows refused, {held:,} held back, {warnings:,} warnings: see {side}/report.md")
 
 
 @app.command()

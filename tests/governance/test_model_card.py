@@ -56,7 +56,10 @@ def test_html_leads_with_the_summary_and_marks_suppressed_cells(audited) -> None
     assert "Recall" in html and "calibration" in html
     # 800 children across 6 ethnicity codes and intersections: some cells are small, and the page says so
     assert result.report["suppression"]["hidden_counts"] > 0
-    hidden_group_sizes = [row for table in result.report["tables"] for row in table["groups"]
-                          if row["counts"]["n"] is None]
-    assert hidden_group_sizes
-    assert html.count("suppressed (fewer than 10)") >= len(hidden_group_sizes)
+    # values the HTML tables show (group size, calibration, recall at each operating point) that are hidden
+    hidden_shown = [v for table in result.report["tables"] for row in table["groups"]
+                    for v in (row["counts"]["n"], row["metrics"]["calibration"],
+                              *(at["metrics"]["recall"] for at in row["operating_points"].values()))
+                    if v is None]
+    assert hidden_shown
+    assert html.count("suppressed (fewer than 10)") >= len(hidden_shown)

@@ -91,7 +91,22 @@ CurrentChampion = Annotated[Champion, Depends(current_champion)]
 
 def disclosure(request: Request, state: State, user: User) -> Iterator[Disclosure]:
     """The audit log's choke point for the API (serving/web/audit.py): every route that returns child or family
-    ids takes this; the row is written when the route returns, before the response is sent."""
+    ids takes this; the row is written when the route returns, before the response is sent.
+
+    Parameters
+    ----------
+    request : Request
+        Names the endpoint ('GET /api/hubs/Northfield/list').
+    state : AppState
+        Holds the serving database.
+    user : Principal
+        The signed-in user.
+
+    Yields
+    ------
+    Disclosure
+        The route adds the ids it returns.
+    """
     disclosed = Disclosure(user, f"{request.method} {request.url.path}")
     yield disclosed
     disclosed.close(state.store)  # not reached when the route raised: a refusal shows nothing

@@ -92,7 +92,20 @@ PageUser = Annotated[session.PageUser, Depends(_user)]
 
 
 def page_disclosure(request: Request, user: PageUser) -> Iterator[Disclosure]:
-    """The audit log's choke point for the pages (serving/web/audit.py), as `disclosure` is for the API."""
+    """The audit log's choke point for the pages (serving/web/audit.py), as `disclosure` is for the API.
+
+    Parameters
+    ----------
+    request : Request
+        Names the endpoint ('PAGE /hubs/Northfield', 'PAGE POST /families/F1/decisions').
+    user : PageUser
+        The signed-in browser's user (no session: the sign-in redirect).
+
+    Yields
+    ------
+    Disclosure
+        The page adds the ids it shows, or withholds on a refusal.
+    """
     method = "" if request.method == "GET" else f"{request.method} "
     disclosed = Disclosure(user.principal, f"PAGE {method}{request.url.path}")
     yield disclosed
