@@ -28,7 +28,9 @@ def _resolve(name: str, ref: str, tracking_uri: str) -> str:
         return _resolve_version(client, name, ref)
 
 
-def _verify_checksums(name: str, version: str, tracking_uri: str) -> None:
+def _verify_checksums(name: str, version: str, tracking_uri: str, *, required: bool) -> str:
+    """Check the model files against their recorded SHA-256; returns what was checked. A version logged before
+    checksums were kept has none: refused when `required` (promotion), else said (serving, scoring)."""
     import mlflow
 
     from training.tracking import using_store
@@ -37,6 +39,8 @@ def _verify_checksums(name: str, version: str, tracking_uri: str) -> None:
         mv = client.get_model_version(name, version)
         raw = (mv.tags or {}).get(CHECKSUM_TAG)
         if not raw:
+            if not required:
+                return "no checksums recorded (logged before they were kept)"
             raise _Bad(f"version {version} has no recorded artifact checksums (tag {CHECKSUM_TAG}); "
                        "it was logged before checksums were kept or by hand: train it again")
         recorded = json.loads(raw)
@@ -54,6 +58,7 @@ def _verify_checksums(name: str, version: str, tracking_uri: str) -> None:
                 if file_sha256(found[0]) != digest:
                     raise _Bad(f"version {version}'s artifact {file} does not match its recorded checksum "
                                "(changed or corrupted after it was logged)")
+    return "checksums match"
 
 
 def _smoke(name: str, version: str, tracking_uri: str) -> str:
@@ -66,7 +71,7 @@ def _smoke(name: str, version: str, tracking_uri: str) -> str:
     p = float(loaded.predict(row)["probability"].iloc[0])
     if not (math.isfinite(p) and 0.0 <= p <= 1.0):
         raise _Bad(f"version {version}'s smoke prediction is not a probability ({p})")
-    return f"version {version} loads and predicts ({len(loaded.feature_names)} features, checksums match)"
+    return f"version {version} loads and predicts ({len(loaded.feature_names)} features)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,11 +79,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", required=True)
     parser.add_argument("--version", required=True)
     parser.add_argument("--tracking-uri", required=True)
+    parser.add_argument("--require-checksums", action="store_true")
     args = parser.parse_args(argv)
     try:
         version = _resolve(args.name, args.version, args.tracking_uri)  # an alias or a number
-        _verify_checksums(args.name, version, args.tracking_uri)
-        print(json.dumps({"version": version, "detail": _smoke(args.name, version, args.tracking_uri)}))
+        sums = _verify_checksums(args.name, version, args.tracking_uri, required=args.require_checksums)
+        detail = f"{_smoke(args.name, version, args.tracking_uri)}; {sums}"
+        print(json.dumps({"version": version, "detail": detail}))
     except _Bad as exc:
         print(str(exc), file=sys.stderr)
         return 2

@@ -34,14 +34,17 @@ class LoadCheck:
 
 
 def check_loadable(version: str | int, *, name: str = "upstream-risk", tracking_uri: str | None = None,
-                   timeout: float = TIMEOUT_SECONDS) -> LoadCheck:
+                   require_checksums: bool = False, timeout: float = TIMEOUT_SECONDS) -> LoadCheck:
     """Verify checksums, load and smoke-predict a version (a number or an alias) in a child process; never
-    raises for a bad model."""
+    raises for a bad model. A version without recorded checksums (logged before they were kept) is refused
+    only with `require_checksums` (promotion); serving and scoring still load it, isolated the same way."""
     from training.tracking import resolve_tracking_uri
 
     version = str(version)
     cmd = [sys.executable, "-m", "training._loadcheck_child", "--name", name, "--version", version,
            "--tracking-uri", resolve_tracking_uri(tracking_uri)]
+    if require_checksums:
+        cmd.append("--require-checksums")
     env = {**os.environ, "PYTHONFAULTHANDLER": "0"}
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=timeout, env=env)

@@ -171,7 +171,7 @@ def _loadable_gates(client: MlflowClient, name: str, version: str) -> list[str]:
     missing = [t for t in PROVENANCE_TAGS if not (mv.tags or {}).get(t)]
     if missing:
         raise PromotionRefused(f"gate 'provenance' failed: version {version} lacks tag(s) {', '.join(missing)}")
-    check = check_loadable(version, name=name, tracking_uri=client.tracking_uri)
+    check = check_loadable(version, name=name, tracking_uri=client.tracking_uri, require_checksums=True)
     if not check.ok:
         raise PromotionRefused(f"gate 'loads' failed: {check.detail}")
     return [f"run finished, provenance tags present ({', '.join(PROVENANCE_TAGS)})", f"loads: {check.detail}"]

@@ -54,8 +54,13 @@ def test_good_version_loads(store) -> None:
     uri, _, client = store
     sums = json.loads(client.get_model_version(NAME, "1").tags[CHECKSUM_TAG])
     assert set(sums) == {"booster.txt", "calibrator.json", "meta.json"}
+    check = check_loadable("1", tracking_uri=uri, require_checksums=True)
+    assert check.ok and "checksums match" in check.detail, check.detail
+    # a version logged before checksums were kept: served and scored (isolated all the same), never promoted
+    client.delete_model_version_tag(NAME, "1", CHECKSUM_TAG)
     check = check_loadable("1", tracking_uri=uri)
-    assert check.ok, check.detail
+    assert check.ok and "no checksums recorded" in check.detail
+    assert not check_loadable("1", tracking_uri=uri, require_checksums=True).ok
 
 
 def corrupt_booster(store, version: str) -> None:
