@@ -46,7 +46,7 @@ demo: $(STAMP)
 	  elif [ $$rc -ne 0 ]; then exit $$rc; fi
 	@# Last: a demo hub lead for the web service (a new user each run; the token is printed once).
 	@token=$$($(BIN)/upstream users add "demo-hub-lead-$$(date +%Y%m%d%H%M%S)" --role hub_lead --hub Northfield | tail -1) && \
-	  echo && echo "Start the service:  $(BIN)/upstream serve   (http://127.0.0.1:8000/, API docs at /docs)" && \
+	  echo && echo "Start the service:  $(BIN)/upstream serve   (http://127.0.0.1:8000/; API docs at /docs with security.api_docs: true)" && \
 	  echo "Sign in as the demo Northfield hub lead with this token (shown once):" && echo "  $$token" && \
 	  echo "API example:  curl -H \"Authorization: Bearer $$token\" http://127.0.0.1:8000/api/hubs/Northfield/list" && \
 	  $(BIN)/python -c "from core.notice import DECISION_SUPPORT; print(DECISION_SUPPORT)"

@@ -144,6 +144,25 @@ class ServingConfig(_Frozen):
         return self.risk_bands[-1].name
 
 
+class SecurityConfig(_Frozen):
+    """The web service's defences: token lifetime, throttling of refused requests, sign-in lockout, body timeout."""
+
+    # An API token stops working this many days after `users add` / `users rotate` (then 401 saying so).
+    token_days: PositiveInt = 90
+    # A client with this many refused requests (401, 403, 413, ...) inside the window is answered 429 for
+    # `throttle_seconds` (in memory, per client address: behind a proxy, see docs/serving.md).
+    failure_limit: PositiveInt = 20
+    failure_window_seconds: PositiveInt = 60
+    throttle_seconds: PositiveInt = 60
+    # This many failed sign-ins from one client inside the window locks sign-in there for `signin_lockout_minutes`.
+    signin_lockout_attempts: PositiveInt = 5
+    signin_lockout_minutes: PositiveInt = 15
+    # A request body must arrive whole within this many seconds (slow senders are answered 408).
+    body_timeout_seconds: PositiveInt = 10
+    # Interactive API docs (/docs): off unless asked for; when on, only for signed-in users, assets served locally.
+    api_docs: bool = False
+
+
 class SimulationConfig(_Frozen):
     children: PositiveInt = 56_000
     seed: int = 2017
@@ -236,6 +255,7 @@ class Config(_Frozen):
     model: ModelConfig = ModelConfig()
     fairness: FairnessConfig = FairnessConfig()
     serving: ServingConfig = ServingConfig()
+    security: SecurityConfig = SecurityConfig()
     simulation: SimulationConfig = SimulationConfig()
     monitoring: MonitoringConfig = MonitoringConfig()
     data_sharing: DataSharingConfig = DataSharingConfig()

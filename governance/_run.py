@@ -98,9 +98,11 @@ def audit_version(config: Config, out_dir: str | Path, *, version: str | int | N
     """
     import mlflow
 
+    from training.protected import KEY_TAG as PREDICTIONS_KEY_TAG
+    from training.protected import predictions_path
     from training.registry import _resolve_version
     from training.splits import horizon_end
-    from training.tracking import CHALLENGER, using_store
+    from training.tracking import CHALLENGER, protected_root, using_store
 
     say = log or (lambda _msg: None)
     if version is not None and alias is not None:
@@ -111,12 +113,20 @@ def audit_version(config: Config, out_dir: str | Path, *, version: str | int | N
         resolved = _resolve_version(client, name, ref)
         mv = client.get_model_version(name, resolved)
         run = client.get_run(mv.run_id)
-        try:
-            path = mlflow.artifacts.download_artifacts(run_id=mv.run_id, artifact_path=PREDICTIONS_ARTIFACT,
-                                                       dst_path=tmp, tracking_uri=client.tracking_uri)
-        except Exception as exc:  # MLflow raises several types for a missing artifact
-            raise UpstreamError(f"version {resolved} of '{name}' has no {PREDICTIONS_ARTIFACT} in run "
-                                f"{mv.run_id}: {exc}") from exc
+        key = run.data.tags.get(PREDICTIONS_KEY_TAG)
+        if key:  # the test predictions in the protected folder beside the store (training.protected)
+            path = predictions_path(key, protected_root(client.tracking_uri))
+            if not path.is_file():
+                raise UpstreamError(f"version {resolved} of '{name}': its test predictions are not at {path} "
+                                    f"(the protected folder of this tracking store; see docs/training.md)")
+        else:  # a run logged before predictions left the tracking store
+            try:
+                path = mlflow.artifacts.download_artifacts(run_id=mv.run_id, artifact_path=PREDICTIONS_ARTIFACT,
+                                                           dst_path=tmp, tracking_uri=client.tracking_uri)
+            except Exception as exc:  # MLflow raises several types for a missing artifact
+                raise UpstreamError(f"version {resolved} of '{name}' has no test predictions (no "
+                                    f"{PREDICTIONS_KEY_TAG} tag, no {PREDICTIONS_ARTIFACT} in run {mv.run_id}): "
+                                    f"{exc}") from exc
         predictions = pd.read_parquet(path)
         say(f"auditing '{name}' version {resolved} (run {mv.run_id}): {len(predictions):,} test rows")
         early: EarlyHelpCounts | None = None

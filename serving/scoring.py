@@ -485,10 +485,22 @@ def load_model(config: Config, *, alias: str = "champion", tracking_uri: str | N
     -------
     RiskModel
         With its registry provenance.
+
+    Raises
+    ------
+    UpstreamError
+        If the version is not proven loadable in a child process first (checksums, load, smoke prediction):
+        a malformed model that would abort this process (LightGBM's abort cannot be caught) is one line.
     """
+    from training.loadcheck import check_loadable
     from training.registry import load_version
 
-    return load_version(alias, name=config.model.registered_name, tracking_uri=tracking_uri)
+    check = check_loadable(alias, name=config.model.registered_name, tracking_uri=tracking_uri)
+    if not check.ok:
+        raise UpstreamError(f"--alias {alias}: the model cannot be used: {check.detail}")
+    # exactly the version that was checked, even if the alias has moved since; labelled with the alias asked for
+    model = load_version(check.version, name=config.model.registered_name, tracking_uri=tracking_uri)
+    return model if str(alias).isdigit() else model.registered(alias=str(alias).rsplit("@", 1)[-1])
 
 
 def summary(result: ScoringResult, out: str | Path) -> str:

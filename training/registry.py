@@ -158,6 +158,25 @@ def _check_gates(config: Config, candidate: dict[str, float], champion: dict[str
     return passed
 
 
+def _loadable_gates(client: MlflowClient, name: str, version: str) -> list[str]:
+    """The run FINISHED, provenance tags present, artifacts matching their checksums, and a load plus smoke
+    prediction in a child process (`training.loadcheck`). Raises PromotionRefused naming the gate."""
+    from training.loadcheck import PROVENANCE_TAGS, check_loadable
+
+    mv = client.get_model_version(name, version)
+    status = client.get_run(mv.run_id).info.status if mv.run_id else "missing"
+    if status != "FINISHED":
+        raise PromotionRefused(f"gate 'run finished' failed: version {version}'s training run is {status}, not "
+                               "FINISHED (killed or still logging); train again")
+    missing = [t for t in PROVENANCE_TAGS if not (mv.tags or {}).get(t)]
+    if missing:
+        raise PromotionRefused(f"gate 'provenance' failed: version {version} lacks tag(s) {', '.join(missing)}")
+    check = check_loadable(version, name=name, tracking_uri=client.tracking_uri, require_checksums=True)
+    if not check.ok:
+        raise PromotionRefused(f"gate 'loads' failed: {check.detail}")
+    return [f"run finished, provenance tags present ({', '.join(PROVENANCE_TAGS)})", f"loads: {check.detail}"]
+
+
 def promote(config: Config, *, reason: str, version: str | int | None = None, override_fairness: bool = False,
             user: str | None = None, tracking_uri: str | None = None) -> Promotion:
     """Move the `champion` alias to `version` (default: the challenger) if every gate passes.
@@ -182,6 +201,8 @@ def promote(config: Config, *, reason: str, version: str | int | None = None, ov
             champion = {k: _metric(client.get_run(champ_mv.run_id).data.metrics, k) for k in KEY_METRICS}
         verdict = (mv.tags or {}).get("fairness_verdict")
         checks = _check_gates(config, candidate, champion, verdict=verdict, override_fairness=override_fairness)
+        # a champion must be loadable: run FINISHED, provenance tags, checksums, load + smoke prediction (child)
+        checks += _loadable_gates(client, name, target)
         if champion is not None and (mv.tags or {}).get("test_period") != \
                 (client.get_model_version(name, current).tags or {}).get("test_period"):
             checks.append("note: the champion was tested on a different period; PR-AUCs are not like for like")

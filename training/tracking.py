@@ -1,4 +1,6 @@
-"""MLflow tracking: where the store is, and logging one training run (params, metrics, plots, predictions, model).
+"""MLflow tracking: where the store is, and logging one training run (params, metrics, plots, model).
+
+Child-level predictions are not MLflow artifacts: `training.protected` keeps them beside the store, owner-only.
 
 Store: `MLFLOW_TRACKING_URI` if set (a server then decides where artifacts go); otherwise
 `sqlite:///<checkout>/mlruns/mlflow.db`, an absolute path under the checkout's mlruns/ so the CLI works from
@@ -23,9 +25,12 @@ from mlflow.models.signature import ModelSignature
 from mlflow.types.schema import ColSpec, Schema
 
 from core.config import Config
-from core.io import write_json, write_parquet, write_text
+from core.io import write_json, write_text
+from training.checksums import CHECKSUM_TAG, checksums
 from training.metrics import flatten
 from training.model import META_FILE, PYFUNC_ARTIFACT
+from training.protected import KEY_TAG as PREDICTIONS_KEY_TAG
+from training.protected import write_predictions
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PYFUNC_CODE = Path(__file__).resolve().parent / "pyfunc.py"  # the model logged as code
@@ -46,6 +51,20 @@ def resolve_tracking_uri(uri: str | None = None) -> str:
         db.parent.mkdir(parents=True, exist_ok=True)
         uri = f"sqlite:///{db}"
     return uri
+
+
+PROTECTED_ENV = "UPSTREAM_PROTECTED_DIR"
+
+
+def protected_root(uri: str) -> Path:
+    """Where identifiable training outputs live for a store, outside it (`training.protected`):
+    `UPSTREAM_PROTECTED_DIR` if set, else `protected/` beside a SQLite store (`mlruns/protected/` by default),
+    else `mlruns/protected/` in the checkout."""
+    if os.environ.get(PROTECTED_ENV):
+        return Path(os.environ[PROTECTED_ENV])
+    if uri.startswith("sqlite:///"):
+        return Path(uri[len("sqlite:///"):]).parent / "protected"
+    return REPO_ROOT / "mlruns" / "protected"
 
 
 def artifact_location(uri: str) -> str | None:
@@ -183,6 +202,9 @@ def log_training(result: Any, *, table_sample: pd.DataFrame, fingerprint: str, t
             # query per metric, which costs minutes with a thousand metrics; metrics logged after are cheap.
             info = _log_model(result, out / "model", tags=tags, table_sample=table_sample,
                               registered_name=name if register else None)
+            # what the model files must hash to: checked before any load (training.loadcheck)
+            sums = json.dumps(checksums(out / "model"), sort_keys=True)
+            mlflow.set_tag(CHECKSUM_TAG, sums)
             mlflow.log_metrics(ui_metrics(result.metrics))
             mlflow.log_metrics({f"time_{k}": v for k, v in result.timings.items()})
             write_json(result.metrics, out / "metrics.json")
@@ -197,8 +219,11 @@ def log_training(result: Any, *, table_sample: pd.DataFrame, fingerprint: str, t
             if result.tuning is not None:
                 write_json(result.tuning, out / "tuning.json")
                 mlflow.log_artifact(str(out / "tuning.json"))
-            write_parquet(result.predictions["test"], out / "predictions" / "test_predictions.parquet")
-            write_parquet(result.predictions["validation"], out / "predictions" / "validation_predictions.parquet")
+            # Child-level rows (ids, protected characteristics) never enter the tracking store: they go to the
+            # protected folder beside it; the run holds only a pseudonymous key and a manifest (training.protected).
+            key, manifest = write_predictions(result.predictions, protected_root(client.tracking_uri))
+            mlflow.set_tag(PREDICTIONS_KEY_TAG, key)
+            write_json(manifest, out / "predictions" / "manifest.json")
             mlflow.log_artifacts(str(out / "predictions"), artifact_path="predictions")
             if plots:
                 all_plots(result, out / "plots")
@@ -206,7 +231,7 @@ def log_training(result: Any, *, table_sample: pd.DataFrame, fingerprint: str, t
             version = None
             if register:
                 version = str(info.registered_model_version)
-                for key, value in tags.items():
+                for key, value in {**tags, CHECKSUM_TAG: sums}.items():
                     client.set_model_version_tag(name, version, key, value)
                 client.set_registered_model_alias(name, CHALLENGER, version)
             return {"run_id": run.info.run_id, "version": version, "model_uri": info.model_uri,

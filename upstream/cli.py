@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -420,11 +421,49 @@ def users_add(
     config: ConfigOption = None,
 ) -> None:
     """Create a user and print their token once (only its hash is stored)."""
+    cfg = _config(config)
+    token = _store(cfg).add_user(name, role, hub=hub, hubs=cfg.council.hub_names)
+    typer.echo(f"user '{name}' ({role}{', ' + hub if hub else ''}) created; the token expires in "
+               f"{cfg.security.token_days} days. Token (shown once, keep it secret):")
+    typer.echo(token)
+
+
+def _store(cfg: Config):  # -> serving.web.data.Store
     from serving.web.data import Store
 
+    return Store(cfg.serving.database_url, token_days=cfg.security.token_days)
+
+
+@users_app.command("list")
+def users_list(config: ConfigOption = None) -> None:
+    """Every user: role, hub, status (active, expired, revoked), dates and token fingerprint. No secrets."""
+    rows = _store(_config(config)).list_users()
+    if not rows:
+        typer.echo("no users")
+        return
+    cols = ["name", "role", "hub", "status", "created", "expires", "token"]
+    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in cols}
+    typer.echo("  ".join(c.ljust(widths[c]) for c in cols).rstrip())
+    for r in rows:
+        typer.echo("  ".join(str(r[c]).ljust(widths[c]) for c in cols).rstrip())
+
+
+@users_app.command("revoke")
+def users_revoke(name: Annotated[str, typer.Argument(help="The user whose token stops working now.")],
+                 config: ConfigOption = None) -> None:
+    """Revoke a user's token at once (their signed-in browser sessions end too)."""
+    _store(_config(config)).revoke_user(name)
+    typer.echo(f"user '{name}' revoked: their token and sessions no longer work")
+
+
+@users_app.command("rotate")
+def users_rotate(name: Annotated[str, typer.Argument(help="The user who gets a new token.")],
+                 config: ConfigOption = None) -> None:
+    """Give a user a new token (printed once); the old one stops working and their sessions end."""
     cfg = _config(config)
-    token = Store(cfg.serving.database_url).add_user(name, role, hub=hub, hubs=cfg.council.hub_names)
-    typer.echo(f"user '{name}' ({role}{', ' + hub if hub else ''}) created. Token (shown once, keep it secret):")
+    token = _store(cfg).rotate_token(name)
+    typer.echo(f"user '{name}': new token, expires in {cfg.security.token_days} days "
+               "(shown once, keep it secret; the old one no longer works):")
     typer.echo(token)
 
 
@@ -434,18 +473,34 @@ app.add_typer(audit_app, name="audit-log")
 
 @audit_app.command("export")
 def audit_export(
-    out: Annotated[Path, typer.Option("--out", help="File to write: .csv, or .jsonl for JSON lines.")],
+    out: Annotated[Path, typer.Option("--out", help="File to write: .csv, or .jsonl for JSON lines (its folder "
+                                                    "must exist).")],
     format: Annotated[str | None, typer.Option("--format", help="csv or jsonl (default: from --out).")] = None,
     config: ConfigOption = None,
 ) -> None:
     """Write the whole audit log (user, time, endpoint, ids returned) for an information-governance officer."""
-    from serving.web.data import Store
-
-    n = Store(_config(config).serving.database_url).export_audit(out, fmt=format)
+    n = _store(_config(config)).export_audit(out, fmt=format)
     typer.echo(f"{n:,} audit entries written to {out}")
+
+
+@audit_app.command("verify")
+def audit_verify(config: ConfigOption = None) -> None:
+    """Check the audit log's hash chain; exit 1 naming the first broken row if it was altered or cut."""
+    store = _store(_config(config))
+    check = store.verify_audit()
+    for warning in store.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    if not check.ok:
+        typer.echo(f"upstream: error: {check.text()}", err=True)
+        raise typer.Exit(1)
+    typer.echo(check.text())
+
 
 def main() -> None:
     """Console-script entry point: user mistakes end in one clear line and a non-zero exit."""
+    # Everything this process writes (lists, scores, the serving database, MLflow artifacts) is identifiable or
+    # derived from identifiable rows: files 0600 and folders 0700, whichever library creates them.
+    os.umask(0o077)
     try:
         rc = app(standalone_mode=False)
     except click.exceptions.ClickException as exc:

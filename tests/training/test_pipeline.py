@@ -35,8 +35,10 @@ def test_train_cli_on_a_small_simulated_council(tmp_path, monkeypatch) -> None:
 
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     mv = client.get_model_version("upstream-risk", "1")
-    path = client.download_artifacts(mv.run_id, "predictions/test_predictions.parquet", str(tmp_path))
-    pred = pd.read_parquet(path)
+    from training.protected import KEY_TAG, predictions_path
+    from training.tracking import protected_root
+
+    pred = pd.read_parquet(predictions_path(client.get_run(mv.run_id).data.tags[KEY_TAG], protected_root(uri)))
     assert {"child_id", "family_id", "as_of", "label", "probability", "margin", "p_true", "ethnic_group",
             "previously_known"} <= set(pred.columns)
     assert pred["label"].notna().all() and pred["p_true"].notna().all()

@@ -10,8 +10,9 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from core.config import Config
+from serving.web.api.security import TOKEN_KEY, USER_KEY, Throttle
 from serving.web.audit import Disclosure
-from serving.web.auth import AccessDenied, NotAuthenticated, Principal
+from serving.web.auth import AccessDenied, NotAuthenticated, Principal, fingerprint
 from serving.web.data import Scores, ScoresRepository, Store
 from serving.web.model_host import Champion, ModelHost
 
@@ -24,6 +25,8 @@ class AppState:
     store: Store
     host: ModelHost
     scores: ScoresRepository
+    throttle: Throttle
+    audit_check: object = None  # serving.web.data.ChainCheck at start-up
 
 
 def get_state(request: Request) -> AppState:
@@ -35,13 +38,16 @@ State = Annotated[AppState, Depends(get_state)]
 _bearer = HTTPBearer(auto_error=False, description="A token from `upstream users add`.")
 
 
-def current_user(state: State, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-                 ) -> Principal:
+def current_user(request: Request, state: State,
+                 credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise NotAuthenticated("authentication required: send 'Authorization: Bearer <token>'")
-    principal = state.store.principal_for_token(credentials.credentials)
+    # who is asking, for the security log if the request is refused (the fingerprint is not a credential)
+    setattr(request.state, TOKEN_KEY, fingerprint(credentials.credentials))
+    principal = state.store.principal_for_token(credentials.credentials)  # raises if revoked or expired
     if principal is None:
-        raise NotAuthenticated("the token is not valid (unknown or revoked)")
+        raise NotAuthenticated("the token is not valid (no user holds it)")
+    setattr(request.state, USER_KEY, principal.name)
     return principal
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from serving.web.api.errors import NotFound
+from serving.web.api.errors import NotFound, OutOfScope
 from serving.web.api.families.schemas import (
     ChildBrief,
     ChildDetail,
@@ -39,11 +39,16 @@ def check_hub(user: Principal, hub: str, hubs: tuple[str, ...]) -> None:
 
 
 def find_family(user: Principal, scores: Scores, family_id: str) -> Family:
+    """The family, if this user may see it. Another hub's family gets the same 404 and words as an unknown id
+    (a hub lead must not learn which ids exist elsewhere); only the security log tells them apart."""
+    if not user.can_read_identifiable():
+        raise AccessDenied(f"a {user.role} user sees aggregates only, never identifiable rows")
     family = scores.families.get(family_id)
+    message = f"family_id: '{family_id}' is not among the families you can see in the current scores"
     if family is None:
-        raise NotFound("family_id", f"family_id: '{family_id}' is not in the current scores")
+        raise NotFound("family_id", message)
     if not user.can_see_hub(family.hub):
-        raise AccessDenied(f"family {family_id} belongs to another hub than yours ({user.hub})")
+        raise OutOfScope("family_id", message)
     return family
 
 
