@@ -25,6 +25,7 @@ from mlflow.models.signature import ModelSignature
 from mlflow.types.schema import ColSpec, Schema
 
 from core.config import Config
+from core.errors import UpstreamError
 from core.io import write_json, write_text
 from training.checksums import CHECKSUM_TAG, checksums
 from training.metrics import flatten
@@ -293,3 +294,43 @@ def _requirements() -> list[str]:
 
     return [f"{pkg}=={version(pkg)}" for pkg in ("mlflow", "lightgbm", "pandas", "numpy", "scikit-learn")]
 
+
+
+PREDICTIONS_ARTIFACT = "predictions/test_predictions.parquet"  # where runs logged before minimisation kept them
+
+
+def read_test_predictions(client: Any, run_id: str, *, columns: list[str] | None = None) -> pd.DataFrame:
+    """A training run's test-period predictions: from the protected folder beside the store (`training.protected`),
+    or, for a run logged before predictions left the tracking store, its MLflow artifact.
+
+    Parameters
+    ----------
+    client : MlflowClient
+        A client of the store that holds the run.
+    run_id : str
+        The training run.
+    columns : list of str, optional
+        Read only these columns.
+
+    Returns
+    -------
+    DataFrame
+        One row per child and as-of date of the test period.
+    """
+    from training.protected import predictions_path
+
+    key = client.get_run(run_id).data.tags.get(PREDICTIONS_KEY_TAG)
+    if key:
+        path = predictions_path(key, protected_root(client.tracking_uri))
+        if not path.is_file():
+            raise UpstreamError(f"run {run_id}: its test predictions are not at {path} (the protected folder of "
+                                f"this tracking store; see docs/training.md)")
+        return pd.read_parquet(path, columns=columns)
+    with tempfile.TemporaryDirectory(prefix="upstream-predictions-") as tmp:
+        try:
+            path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=PREDICTIONS_ARTIFACT,
+                                                       dst_path=tmp, tracking_uri=client.tracking_uri)
+        except Exception as exc:  # MLflow raises several types for a missing artifact
+            raise UpstreamError(f"run {run_id} has no test predictions (no {PREDICTIONS_KEY_TAG} tag, no "
+                                f"{PREDICTIONS_ARTIFACT}): {exc}") from exc
+        return pd.read_parquet(path, columns=columns)

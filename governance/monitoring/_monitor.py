@@ -316,17 +316,13 @@ def _feature_names(client: Any, run_id: str) -> list[str]:
 
 
 def _test_predictions(client: Any, run_id: str) -> pd.DataFrame | None:
-    import mlflow
+    from training.tracking import read_test_predictions
 
-    with tempfile.TemporaryDirectory(prefix="upstream-mon-") as tmp:
-        try:
-            path = mlflow.artifacts.download_artifacts(run_id=run_id,
-                                                       artifact_path="predictions/test_predictions.parquet",
-                                                       dst_path=tmp, tracking_uri=client.tracking_uri)
-        except Exception:  # MLflow raises several types for a missing artifact
-            return None
-        cols = ["child_id", "family_id", "as_of", "label", "probability", "hub", "previously_known"]
-        return pd.read_parquet(path, columns=cols)
+    cols = ["child_id", "family_id", "as_of", "label", "probability", "hub", "previously_known"]
+    try:
+        return read_test_predictions(client, run_id, columns=cols)
+    except UpstreamError:  # no predictions kept for this run: the card's figures are left out
+        return None
 
 
 def _log_run(report: dict[str, Any], files: Sequence[Path], config: Config, *, client_uri: str | None) -> str:
