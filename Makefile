@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO := demo_output
 
-.PHONY: demo test test-all lint clean browser-deps
+.PHONY: demo test test-all lint clean browser-deps registry-deps registry-up registry-down mlflow-ui
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -41,21 +41,30 @@ demo: $(STAMP)
 	see $(DEMO)/audit/audit.html (lower recall for children not previously known is a stated limitation)" || { \
 	  rc=$$?; [ $$rc -eq 3 ] || exit $$rc; echo "demo: refused by a gate that cannot be overridden; scoring the challenger"; \
 	  touch $(DEMO)/.score_challenger; }; }
-	@# Explained lists per hub from the champion (needs the train + promote steps before it), else the challenger.
-	$(BIN)/upstream score --data $(DEMO)/council --out $(DEMO)/scores $$([ -f $(DEMO)/.score_challenger ] && echo --alias challenger); rm -f $(DEMO)/.score_challenger
+	@# Explained lists per hub; then a scoring run a year earlier, whose 12-month horizon has closed (monitoring
+	@# judges its outcomes); then monitoring. Exit 1 from monitor means an alert fired (a scheduler would page
+	@# someone): the demo shows it and goes on; any other failure (a crash) stops it.
+	@alias=$$([ -f $(DEMO)/.score_challenger ] && echo challenger || echo champion); rm -f $(DEMO)/.score_challenger; \
+	  $(BIN)/upstream score --data $(DEMO)/council --out $(DEMO)/scores --alias $$alias && \
+	  $(BIN)/upstream score --data $(DEMO)/council --as-of 2016-03-31 --out $(DEMO)/scores_2016-03-31 --alias $$alias && \
+	  { $(BIN)/upstream monitor --data $(DEMO)/council --scores $(DEMO)/scores --past $(DEMO)/scores_2016-03-31 \
+	    --alias $$alias --out $(DEMO)/monitor | tee $(DEMO)/monitor.log; rc=$${PIPESTATUS[0]}; \
+	  if [ $$rc -eq 1 ] && grep -q '^monitor: alert' $(DEMO)/monitor.log; then \
+	    echo "demo: monitoring raised alerts (exit 1); see $(DEMO)/monitor/monitor.html"; \
+	  elif [ $$rc -ne 0 ]; then exit $$rc; fi; }
 	@# Last: a demo hub lead for the web service (a new user each run; the token is printed once).
 	@token=$$($(BIN)/upstream users add "demo-hub-lead-$$(date +%Y%m%d%H%M%S)" --role hub_lead --hub Northfield | tail -1) && \
-	  echo && echo "Start the service:  $(BIN)/upstream serve   (http://127.0.0.1:8000/, API docs at /docs)" && \
+	  echo && echo "Start the service:  $(BIN)/upstream serve   (http://127.0.0.1:8000/; API docs at /docs with security.api_docs: true)" && \
 	  echo "Sign in as the demo Northfield hub lead with this token (shown once):" && echo "  $$token" && \
 	  echo "API example:  curl -H \"Authorization: Bearer $$token\" http://127.0.0.1:8000/api/hubs/Northfield/list" && \
-	  echo "Decision support only: a practitioner decides."
+	  $(BIN)/python -c "from core.notice import DECISION_SUPPORT; print(DECISION_SUPPORT)"
 
 test: $(STAMP) browser-deps
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/pytest
 
-test-all: $(STAMP) browser-deps
+test-all: $(STAMP) browser-deps registry-deps
 	$(BIN)/pytest -m ''
 
 # The browser tests drive Debian's chromium through Playwright (never `playwright install`).
@@ -71,3 +80,23 @@ lint: $(STAMP)
 
 clean:
 	rm -rf $(VENV) $(DEMO)
+
+# A shared registry for a regional partnership (docs/scale.md): PostgreSQL + `mlflow server` on 127.0.0.1, data in
+# .registry/. `make registry-up` prints the MLFLOW_TRACKING_URI to export; ports via UPSTREAM_REGISTRY_PORT (5050)
+# and UPSTREAM_REGISTRY_PG_PORT (55432).
+registry-deps:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then \
+	  echo "installing Debian postgresql for the shared registry and its tests"; \
+	  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	fi
+
+registry-up: $(STAMP) registry-deps
+	$(BIN)/python -m training.registry_server up
+
+registry-down: $(STAMP)
+	$(BIN)/python -m training.registry_server down
+
+# The MLflow UI on the single council's store (runs, metrics, plots, model card, registry): http://127.0.0.1:5000
+mlflow-ui: $(STAMP)
+	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(BIN)/mlflow ui --workers 1 --backend-store-uri sqlite:///$(CURDIR)/mlruns/mlflow.db \
+	  --default-artifact-root $(CURDIR)/mlruns/artifacts --host 127.0.0.1 --port $${MLFLOW_UI_PORT:-5000}

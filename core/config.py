@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
+from core.contract import FEEDS, PARTNER_EVENT_TYPES, SOCIAL_CARE_EVENT_TYPES
 from core.errors import ConfigError, key_path
 
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
@@ -172,6 +173,23 @@ class VisibilityBias(_Frozen):
 
     group: Literal["White", "Mixed", "Asian", "Black", "Other", "Unknown"]
     factor: Annotated[float, Field(gt=0.0, le=1.0)] = 0.3
+class SecurityConfig(_Frozen):
+    """The web service's defences: token lifetime, throttling of refused requests, sign-in lockout, body timeout."""
+
+    # An API token stops working this many days after `users add` / `users rotate` (then 401 saying so).
+    token_days: PositiveInt = 90
+    # A client with this many refused requests (401, 403, 413, ...) inside the window is answered 429 for
+    # `throttle_seconds` (in memory, per client address: behind a proxy, see docs/serving.md).
+    failure_limit: PositiveInt = 20
+    failure_window_seconds: PositiveInt = 60
+    throttle_seconds: PositiveInt = 60
+    # This many failed sign-ins from one client inside the window locks sign-in there for `signin_lockout_minutes`.
+    signin_lockout_attempts: PositiveInt = 5
+    signin_lockout_minutes: PositiveInt = 15
+    # A request body must arrive whole within this many seconds (slow senders are answered 408).
+    body_timeout_seconds: PositiveInt = 10
+    # Interactive API docs (/docs): off unless asked for; when on, only for signed-in users, assets served locally.
+    api_docs: bool = False
 
 
 class SimulationConfig(_Frozen):
@@ -184,6 +202,82 @@ class SimulationConfig(_Frozen):
     visibility_bias: VisibilityBias | None = None   # off: ethnicity affects nothing in the simulated council
 
 
+class MonitoringConfig(_Frozen):
+    """`upstream monitor`: where its latest report lives and the thresholds of its alerts (docs/monitoring.md
+    says why each default is what it is)."""
+
+    report_dir: str = "demo_output/monitor"     # the latest `upstream monitor --out` the governance page reads
+    experiment: str = "upstream-monitoring"     # MLflow experiment of the monitoring runs
+    reference_months: PositiveInt = 24          # months of feed counts stored with a model at training
+    feed_months: PositiveInt = 12               # recent months of the extract checked
+    feed_z: Annotated[float, Field(gt=0.0)] = 4.0            # range: expected +- z * sd (Poisson + reference spread)
+    feed_min_change: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.3   # ... and at least this relative change
+    feed_min_expected: Annotated[float, Field(gt=0.0)] = 5.0  # feeds expecting fewer a month are not tested
+    feed_min_months: PositiveInt = 2            # out-of-range months before a feed alert
+    feed_pool_months: PositiveInt = 3           # ... or the latest 3 (not late) months summed out of range
+    late_months: PositiveInt = 3                # the latest months where late-arriving records are expected
+    late_completeness: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.85  # all feeds below this share: late data
+    psi_bins: Annotated[int, Field(ge=2)] = 10
+    psi_watch: Annotated[float, Field(gt=0.0)] = 0.1
+    psi_alert: Annotated[float, Field(gt=0.0)] = 0.25
+    top_movers: PositiveInt = 10
+    no_history_change: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.05  # absolute change in a hub's share
+    bootstrap_replicates: PositiveInt = 200
+    confidence: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.95
+
+    @model_validator(mode="after")
+    def _psi_ordered(self) -> MonitoringConfig:
+        if not self.psi_watch < self.psi_alert:
+            raise ValueError("psi_watch must be below psi_alert")
+        return self
+
+# Share of each partner agency's events that reach the council's extract with a child or family key: the reasoning
+# for each default is in docs/simulator.md ("Linkage"). The simulator applies it when recording, never to the
+# hidden state, so the oracle's p_true does not depend on it.
+DEFAULT_LINKAGE: dict[str, float] = {
+    "domestic_abuse_notification": 0.85, "missing_episode": 0.80, "youth_offence": 0.75,
+    "school_persistent_absence": 0.95, "school_exclusion": 0.95,
+    "ae_attendance": 0.15, "health_visitor_concern": 0.50,
+    "adult_mental_health": 0.30, "adult_substance_misuse": 0.35, "homelessness": 0.70,
+}
+DEFAULT_SCENARIOS: dict[str, tuple[str, ...]] = {
+    "social_care_only": (),
+    "police": ("police",),
+    "police_schools": ("police", "schools"),
+    "police_schools_health": ("police", "schools", "health"),
+    "full": ("police", "schools", "health", "adult_services_housing"),
+}
+
+
+class DataSharingConfig(_Frozen):
+    """Partner feeds: how well each is linked (simulated councils) and which ones each scenario's agreements give."""
+
+    linkage: dict[str, Probability] = Field(default_factory=lambda: dict(DEFAULT_LINKAGE))
+    scenarios: dict[str, Annotated[tuple[str, ...], FromList]] = Field(
+        default_factory=lambda: dict(DEFAULT_SCENARIOS))
+
+    @model_validator(mode="after")
+    def _known_names(self) -> DataSharingConfig:
+        unknown = sorted(set(self.linkage) - set(PARTNER_EVENT_TYPES))
+        if unknown:
+            raise ValueError(f"linkage: not partner event types: {', '.join(unknown)}")
+        missing = sorted(set(PARTNER_EVENT_TYPES) - set(self.linkage))
+        if missing:
+            raise ValueError(f"linkage: no rate for {', '.join(missing)}")
+        for name, feeds in self.scenarios.items():
+            bad = sorted(set(feeds) - set(FEEDS))
+            if bad:
+                raise ValueError(f"scenario '{name}': unknown feeds {', '.join(bad)} (known: {', '.join(FEEDS)})")
+        return self
+
+    def event_types(self, scenario: str) -> tuple[str, ...]:
+        """Every event type a scenario's extract holds: social care's own records plus its partner feeds."""
+        if scenario not in self.scenarios:
+            raise ConfigError(f"unknown scenario '{scenario}' (configured: {', '.join(self.scenarios)})")
+        partner = {t for feed in self.scenarios[scenario] for t in FEEDS[feed]}
+        return SOCIAL_CARE_EVENT_TYPES + tuple(t for t in PARTNER_EVENT_TYPES if t in partner)
+
+
 class Config(_Frozen):
     council: CouncilConfig
     features: FeaturesConfig = FeaturesConfig()
@@ -191,7 +285,10 @@ class Config(_Frozen):
     model: ModelConfig = ModelConfig()
     fairness: FairnessConfig = FairnessConfig()
     serving: ServingConfig = ServingConfig()
+    security: SecurityConfig = SecurityConfig()
     simulation: SimulationConfig = SimulationConfig()
+    monitoring: MonitoringConfig = MonitoringConfig()
+    data_sharing: DataSharingConfig = DataSharingConfig()
 
     def config_hash(self) -> str:
         """A short stable hash of the resolved config, recorded with every model."""

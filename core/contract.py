@@ -46,6 +46,14 @@ PARTNER_EVENT_TYPES: Final = (
     "adult_substance_misuse", "homelessness",
 )
 EVENT_TYPES: Final = SOCIAL_CARE_EVENT_TYPES + PARTNER_EVENT_TYPES
+# Partner feeds: what each data-sharing agreement brings into the council's extract (partner event types only;
+# children's social care's own records are always there). Scenarios in the config combine these names.
+FEEDS: Final[dict[str, tuple[str, ...]]] = {
+    "police": ("domestic_abuse_notification", "missing_episode", "youth_offence"),
+    "schools": ("school_persistent_absence", "school_exclusion"),
+    "health": ("ae_attendance", "health_visitor_concern"),
+    "adult_services_housing": ("adult_mental_health", "adult_substance_misuse", "homelessness"),
+}
 # Episodes carry an end_date (null while open); other events are points in time.
 EPISODE_EVENT_TYPES: Final = ("cin_plan", "cp_plan", "early_help", "looked_after")
 # Records that make a child "previously known" to children's social care: any social care record.

@@ -369,8 +369,24 @@ def validate_extract(directory: str | Path, *, hubs: tuple[str, ...],
     -------
     ValidationReport
         Every broken rule with its rows; `.ok`, `.error_text()` and `.extract()` for the valid tables.
+
+    An extract is a council's records: one without children, or with children and no events, is refused
+    whole (a header-only file is almost always a failed export, not a council with nothing recorded).
     """
-    return validate_raw(read_raw(directory), hubs=hubs, extract_date=extract_date)
+    raw = read_raw(directory)
+    report = validate_raw(raw, hubs=hubs, extract_date=extract_date)
+    report.fatal.extend(empty_tables(raw))
+    return report
+
+
+def empty_tables(raw: dict[str, RawTable]) -> list[str]:
+    """One line per table of an extract that has no rows (children first: without them events mean nothing)."""
+    children, events = raw["children"], raw["events"]
+    if len(children.frame) == 0:
+        return [f"{children.path}: no rows: an extract needs at least one child (is the export empty?)"]
+    if len(events.frame) == 0:
+        return [f"{events.path}: no rows: an extract with children needs their events (is the export empty?)"]
+    return []
 
 
 def load_extract(directory: str | Path, *, hubs: tuple[str, ...], extract_date: pd.Timestamp | None = None
@@ -394,6 +410,7 @@ def load_extract(directory: str | Path, *, hubs: tuple[str, ...], extract_date: 
     """
     raw = read_raw(directory)
     report = validate_raw(raw, hubs=hubs, extract_date=extract_date)
+    report.fatal.extend(empty_tables(raw))
     if not report.ok:
         raise ContractError(report.error_text())
     return report.extract(source=Path(directory))

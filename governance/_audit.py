@@ -40,7 +40,7 @@ class AuditResult:
     report: dict[str, Any]
     seconds: float
 
-    def short_reasons(self, limit: int = 480) -> str:
+    def short_reasons(self, *, limit: int = 480) -> str:
         """The reasons in one line for a version tag."""
         if not self.reasons:
             return "no primary recall or calibration disparity outside the band (Holm)"

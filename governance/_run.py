@@ -4,7 +4,6 @@ them to the version's MLflow run and set the version's fairness tags (the promot
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -49,7 +48,6 @@ def early_help_from_extract(directory: str | Path, config: Config, *, start: pd.
                                   f"{start:%Y-%m-%d} (exclusive) to {end:%Y-%m-%d}, age at the episode's start")
 
 
-PREDICTIONS_ARTIFACT = "predictions/test_predictions.parquet"
 ARTIFACT_DIR = "fairness"
 _RUN_FIGURES = (
     "test_model_pr_auc", "test_model_roc_auc", "test_model_precision_at_list", "test_model_recall_at_list",
@@ -104,28 +102,24 @@ def audit_version(config: Config, out_dir: str | Path, *, version: str | int | N
     tuple of (AuditResult, str, str)
         The result, the registered model's name and the audited version.
     """
-    import mlflow
 
     from training.registry import _resolve_version
     from training.splits import horizon_end
-    from training.tracking import CHALLENGER, using_store
+    from training.tracking import CHALLENGER, read_test_predictions, using_store
 
     say = log or (lambda _msg: None)
     if version is not None and alias is not None:
         raise UpstreamError("give --version or --alias, not both")
     ref = version if version is not None else (alias or CHALLENGER)
     name = config.model.registered_name
-    with using_store(tracking_uri) as client, tempfile.TemporaryDirectory(prefix="upstream-audit-") as tmp:
+    with using_store(tracking_uri) as client:
         resolved = _resolve_version(client, name, ref)
         mv = client.get_model_version(name, resolved)
         run = client.get_run(mv.run_id)
         try:
-            path = mlflow.artifacts.download_artifacts(run_id=mv.run_id, artifact_path=PREDICTIONS_ARTIFACT,
-                                                       dst_path=tmp, tracking_uri=client.tracking_uri)
-        except Exception as exc:  # MLflow raises several types for a missing artifact
-            raise UpstreamError(f"version {resolved} of '{name}' has no {PREDICTIONS_ARTIFACT} in run "
-                                f"{mv.run_id}: {exc}") from exc
-        predictions = pd.read_parquet(path)
+            predictions = read_test_predictions(client, mv.run_id)
+        except UpstreamError as exc:
+            raise UpstreamError(f"version {resolved} of '{name}': {exc}") from exc
         say(f"auditing '{name}' version {resolved} (run {mv.run_id}): {len(predictions):,} test rows")
         early: EarlyHelpCounts | None = None
         if data_dir is not None:

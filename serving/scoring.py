@@ -106,7 +106,22 @@ class RankedChildren:
 
 
 def rank_children(model: RiskModel, cohort: pd.DataFrame, config: Config) -> RankedChildren:
-    """Calibrated probability and raw margin for every cohort row, ranked within hub."""
+    """Calibrated probability and raw margin for every cohort row, ranked within hub.
+
+    Parameters
+    ----------
+    model : RiskModel
+        The model to score with.
+    cohort : DataFrame
+        Feature rows of one as-of date (`child_id`, `hub` or `hub_code`, the model's inputs).
+    config : Config
+        Gives the hub names.
+
+    Returns
+    -------
+    RankedChildren
+        Arrays in rank order (hub, probability highest first, child_id).
+    """
     if cohort.empty:
         raise UpstreamError("the cohort is empty at this as-of date: no resident children under 18 to score")
     if "as_of" in cohort.columns and len(dates := pd.unique(_as_of(cohort))) > 1:
@@ -130,8 +145,24 @@ def rank_children(model: RiskModel, cohort: pd.DataFrame, config: Config) -> Ran
 
 
 def score_children(model: RiskModel, cohort: pd.DataFrame, config: Config) -> tuple[pd.DataFrame, np.ndarray]:
-    """Calibrated probability and raw margin for every cohort row, ranked within hub; returns the scores (in
-    rank order) and the feature matrix (rows in the same order)."""
+    """Calibrated probability and raw margin for every cohort row, ranked within hub.
+
+    Parameters
+    ----------
+    model : RiskModel
+        The model to score with.
+    cohort : DataFrame
+        Feature rows of one as-of date.
+    config : Config
+        Gives the hub names.
+
+    Returns
+    -------
+    scores : DataFrame
+        One row per child in rank order (the scores.parquet columns but `listed` and `base_value`).
+    X : ndarray
+        The model inputs, rows in the same order.
+    """
     ranked = rank_children(model, cohort, config)
     order = ranked.order
     scores = pd.DataFrame({
@@ -167,7 +198,32 @@ def score_cohort(model: RiskModel, cohort: pd.DataFrame, config: Config, *,
                  previous: pd.DataFrame | None = None, explain_all: bool = False, describe: Describe | None = None,
                  data_fingerprint: str | None = None, extract_date: pd.Timestamp | None = None) -> ScoringResult:
     """Score one as-of date's cohort: children's risks, family risks and lists, SHAP for the listed families'
-    children (everyone with `explain_all`), reasons, what changed since `previous` (a families table), locality."""
+    children (everyone with `explain_all`), reasons, what changed since `previous`, locality insight.
+
+    Parameters
+    ----------
+    model : RiskModel
+        The model to score and explain with.
+    cohort : DataFrame
+        Feature rows of one as-of date.
+    config : Config
+        Hubs, capacities, the list threshold and risk bands.
+    previous : DataFrame or None
+        An earlier run's families table (`serving.lists.read_previous`).
+    explain_all : bool
+        SHAP for every child, not only the children of listed families.
+    describe : callable or None
+        Feature value -> plain English (default: the feature dictionary).
+    data_fingerprint : str or None
+        The extract's fingerprint for the manifest (default: a hash of the cohort).
+    extract_date : Timestamp or None
+        Recorded in the manifest.
+
+    Returns
+    -------
+    ScoringResult
+        Every table of the output directory, before it is written.
+    """
     describe = describe or default_describe()
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -277,7 +333,26 @@ def _charts(result: ScoringResult, lists_dir: Path, describe: Describe, *, worke
 
 def write_scoring(result: ScoringResult, out: str | Path, config: Config, *, charts: bool = True,
                   describe: Describe | None = None) -> Path:
-    """Write the scoring output directory (docs/interfaces.md) atomically: all of it appears, or none."""
+    """Write the scoring output directory (docs/interfaces.md) atomically: all of it appears, or none.
+
+    Parameters
+    ----------
+    result : ScoringResult
+        What `score_cohort` produced.
+    out : str or Path
+        The directory, replaced whole.
+    config : Config
+        Hubs and list settings for the reports.
+    charts : bool
+        Draw one waterfall PNG per listed family.
+    describe : callable or None
+        Feature value -> plain English.
+
+    Returns
+    -------
+    Path
+        `out`.
+    """
     describe = describe or default_describe()
     env = _environment()
     hubs = [*config.council.hub_names, *sorted(set(result.families["hub"]) - set(config.council.hub_names))]
@@ -370,7 +445,8 @@ def run_score(config: Config, *, out: str | Path, data: str | Path | Callable[[]
     t0 = time.perf_counter()
     extract = data() if callable(data) else features.load_extract(Path(data), hubs=config.council.hub_names)
     timings["load"] = time.perf_counter() - t0
-    last = extract.last_date
+    last = extract.last_date  # the extract's date, whatever the model's scenario leaves out
+    extract = _scenario_extract(model, extract)
     if as_of is None:
         as_of = month_end_on_or_before(last)
     elif as_of > last:
@@ -384,6 +460,20 @@ def run_score(config: Config, *, out: str | Path, data: str | Path | Callable[[]
     result.timings = {**timings, **result.timings}
     write_scoring(result, out, config, charts=charts)
     return result
+
+
+def _scenario_extract(model: RiskModel, extract: Any) -> Any:
+    """The extract cut to the partner feeds the model was trained on; refused if it lacks one of them."""
+    from features.scenario import feeds_present, parse_feeds, restrict_to_feeds
+
+    if "feeds" not in model.tags:  # trained before scenarios were recorded: every event type, as before
+        return extract
+    needed = parse_feeds(model.tags["feeds"])
+    missing = [f for f in needed if f not in feeds_present(extract)]
+    if missing:
+        raise UpstreamError(f"{model.label} was trained with scenario '{model.tags.get('scenario', '?')}', which "
+                            f"needs partner feeds the extract does not have: {', '.join(missing)}")
+    return restrict_to_feeds(extract, needed)
 
 
 def load_model(config: Config, *, alias: str = "champion", tracking_uri: str | None = None) -> RiskModel:
@@ -402,10 +492,22 @@ def load_model(config: Config, *, alias: str = "champion", tracking_uri: str | N
     -------
     RiskModel
         With its registry provenance.
+
+    Raises
+    ------
+    UpstreamError
+        If the version is not proven loadable in a child process first (checksums, load, smoke prediction):
+        a malformed model that would abort this process (LightGBM's abort cannot be caught) is one line.
     """
+    from training.loadcheck import check_loadable
     from training.registry import load_version
 
-    return load_version(alias, name=config.model.registered_name, tracking_uri=tracking_uri)
+    check = check_loadable(alias, name=config.model.registered_name, tracking_uri=tracking_uri)
+    if not check.ok:
+        raise UpstreamError(f"--alias {alias}: the model cannot be used: {check.detail}")
+    # exactly the version that was checked, even if the alias has moved since; labelled with the alias asked for
+    model = load_version(check.version, name=config.model.registered_name, tracking_uri=tracking_uri)
+    return model if str(alias).isdigit() else model.registered(alias=str(alias).rsplit("@", 1)[-1])
 
 
 def summary(result: ScoringResult, out: str | Path) -> str:
@@ -423,7 +525,25 @@ def summary(result: ScoringResult, out: str | Path) -> str:
 
 def score_family(model: RiskModel, rows: pd.DataFrame, config: Config, *, describe: Describe | None = None
                  ) -> dict[str, Any]:
-    """One family's risk, children, reasons and protective factor (the same rules as the lists), for the API."""
+    """One family's risk, children, reasons and protective factor (the same rules as the lists), for the API.
+
+    Parameters
+    ----------
+    model : RiskModel
+        The model to score and explain with.
+    rows : DataFrame
+        The family's feature rows at one as-of date.
+    config : Config
+        Hubs and risk bands.
+    describe : callable or None
+        Feature value -> plain English.
+
+    Returns
+    -------
+    dict
+        `family_risk`, `band`, `base_value`, `children` (id, age, probability, margin), `reasons`,
+        `reason_features`, `protective`, `notice`, `signals`.
+    """
     ranked = rank_children(model, rows, config)
     shap, base = model.explain(ranked.X)
     reasons, protective = family_reasons(ranked.child_id, ranked.X, shap, model.feature_names,

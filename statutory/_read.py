@@ -889,6 +889,7 @@ def _read_list(col: Collected, n: int, table: str, body: list[list], idx: dict[s
                name: str, value_map: dict[tuple[str, str], str]) -> None:
     rec = (extracted_on.toordinal(),)
     rank = (0, extracted_on.toordinal(), 0)
+    cache: dict[tuple, tuple[str | None, bool]] = {}
     i = 0
     for r in body:
         if not any(_clean(c) for c in r):
@@ -906,7 +907,11 @@ def _read_list(col: Collected, n: int, table: str, body: list[list], idx: dict[s
             continue
 
         def value(kind: str, k: str, _s=s):
-            v, ok = aa_value(kind, cell(k), value_map, n)
+            raw_cell = cell(k)
+            got = cache.get((kind, raw_cell))
+            if got is None:
+                got = cache[(kind, raw_cell)] = aa_value(kind, raw_cell, value_map, n)
+            v, ok = got
             if not ok:
                 raw = _clean(cell(k))[:40]
                 col.report.unmapped_values[f"List {n} {AA_COLUMNS[k][0]}"].add(raw)

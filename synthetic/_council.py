@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -22,6 +22,8 @@ class SimulatedCouncil:
     start: pd.Timestamp          # first day the council's records cover
     end: pd.Timestamp            # last simulated day: the extract date
     seed: int
+    # partner event type -> share of the agency's events that reached the extract (1.0 where absent)
+    linkage: dict[str, float] = field(default_factory=dict)
 
     @property
     def extract_date(self) -> pd.Timestamp:

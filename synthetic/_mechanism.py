@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # Age (whole years 0..17) effects on the log care-entry hazard: infants and adolescents highest.
-_AGE_ENTRY = (3.35, 1.05, 0.65, 0.45, 0.25, -0.60, -0.70, -0.70, -0.65, -0.60,
-              -0.55, -0.40, -0.20, 0.00, 0.10, 0.10, -0.10, -0.60)
+_AGE_ENTRY = (3.30, 1.00, 0.60, 0.40, 0.20, -0.42, -0.52, -0.52, -0.47, -0.42,
+              -0.37, -0.22, -0.02, 0.18, 0.28, 0.28, 0.08, -0.42)
 # A&E attendance base rate per month by age in years.
 _AGE_AE = (0.116, 0.084, 0.084, 0.061, 0.055, 0.044, 0.042, 0.042, 0.042, 0.042,
            0.044, 0.051, 0.055, 0.061, 0.069, 0.076, 0.078, 0.078)
@@ -21,13 +21,17 @@ class Mechanism:
     # --- population ---------------------------------------------------------------------------------
     family_sizes: tuple[float, ...] = (0.40, 0.35, 0.15, 0.06, 0.03, 0.01)   # P(1..6 children)
     move_out_rate: float = 0.0055          # families leaving the council per month
-    move_in_frailty_shift: float = 0.4    # families moving in are a little more often in difficulty
+    # Families who move in with children carry a modest frailty shift: mobility goes with adversity (Jelleyman and
+    # Spencer, J Epidemiol Community Health 2008; 62:584), but mostly through instability that the hidden state
+    # already holds (homelessness, unemployment: Merrick et al., Child Abuse Negl 2018; 79:485), hence small.
+    move_in_frailty_shift: float = 0.2
     births_to_existing_share: float = 0.55
     uasc_per_10k_year: float = 2.6         # unaccompanied asylum-seeking adolescents arriving
     deprivation_skew: float = 0.12         # the city is deprived: weight exp(-skew * (decile - 1))
     hub_tilt: float = 1.4                  # spread of hubs' deprivation mixes
 
     # --- hidden family state ------------------------------------------------------------------------
+    frailty_mean: float = 0.12             # the city's families, before deprivation and moving in
     frailty_deprivation: float = 0.55      # mean frailty shift from most to least deprived (half-range)
     # onset logit = a + b * frailty + coupling * (other problems present); exit probability per month
     da_onset: tuple[float, float] = (-6.3, 0.9)
@@ -63,7 +67,7 @@ class Mechanism:
     behaviour_exit: float = 0.04
 
     # --- entering and leaving care ------------------------------------------------------------------
-    entry_base: float = -10.53               # log hazard intercept
+    entry_base: float = -10.66               # log hazard intercept
     entry_harm: float = 1.05
     entry_age: tuple[float, ...] = _AGE_ENTRY
     entry_cp: float = 2.15
@@ -77,7 +81,7 @@ class Mechanism:
     care_exit_rate: float = 0.0235
     care_exit_infant: float = 0.036        # adoption for those who came in as infants
     # category of need weights: N1..N8 base, plus drivers
-    need_base: tuple[float, ...] = (7.0, 0.0, 0.0, 0.25, 0.30, 0.0, 0.03, 0.05)
+    need_base: tuple[float, ...] = (8.2, 0.0, 0.0, 0.25, 0.30, 0.0, 0.03, 0.05)
     need_disability: float = 2.5
     need_parent_illness: float = 0.45
     need_housing: float = 0.5
@@ -86,31 +90,34 @@ class Mechanism:
     need_crisis: tuple[float, ...] = (3.5, 0.0, 0.8, 1.2, 0.0, 0.0, 0.0, 0.5)
 
     # --- partner agencies (rates per month, times the family's visibility where they depend on it) ------
-    da_notification: tuple[float, float] = (0.003, 0.40)      # base, per active domestic abuse
-    adult_mh_service: tuple[float, float] = (0.005, 0.60)
-    adult_sub_service: tuple[float, float] = (0.002, 0.55)
-    homelessness: tuple[float, float] = (0.001, 0.30)
-    missing: tuple[float, float] = (0.002, 0.45)              # age 10+, base, per behaviour risk
-    youth_offence: tuple[float, float] = (0.0012, 0.09)
+    # Calibrated to published national rates (synthetic/calibration.py PARTNER_TARGETS, docs/simulator.md)
+    da_notification: tuple[float, float] = (0.00045, 0.062)   # base, per active domestic abuse
+    adult_mh_service: tuple[float, float] = (0.00027, 0.032)
+    adult_sub_service: tuple[float, float] = (0.00005, 0.013)
+    homelessness: tuple[float, float] = (0.00005, 0.016)
+    missing: tuple[float, float] = (0.00012, 0.027)           # age 10+, base, per behaviour risk
+    youth_offence: tuple[float, float] = (0.00015, 0.011)
     ae_harm: float = 0.25
-    hv_concern: tuple[float, float] = (-5.6, 0.9)              # under 5, log rate a + b * H
-    absence: tuple[float, float, float] = (-3.0, 0.7, 1.5)     # logit per term: a + b * H + c * behaviour
-    exclusion: tuple[float, float, float, float] = (-6.4, 0.6, 2.0, 0.6)  # logit a + b*H + c*beh + d*male
+    ae_scale: float = 0.55                # times the age profile below
+    hv_concern: tuple[float, float] = (-6.42, 0.9)             # under 5, log rate a + b * H
+    absence: tuple[float, float, float] = (-2.7, 0.7, 1.5)     # logit per term: a + b * H + c * behaviour
+    exclusion: tuple[float, float, float, float] = (-6.6, 0.6, 2.0, 0.6)  # logit a + b*H + c*beh + d*male
+    permanent_share: float = 0.021        # of exclusions, permanent (DfE 2016/17: 7,720 of 389,585)
     ae_age: tuple[float, ...] = _AGE_AE
 
     # --- contacts: P(a partner event leads to a contact with children's social care) ----------------
-    contact_da: float = 0.07
-    contact_missing: float = 0.08
-    contact_offence: float = 0.22
-    contact_ae: float = 0.0127
-    contact_hv: float = 0.40
-    contact_adult_services: float = 0.010
-    contact_homeless: float = 0.04
+    contact_da: float = 0.50
+    contact_missing: float = 0.90
+    contact_offence: float = 0.60
+    contact_ae: float = 0.012
+    contact_hv: float = 0.45
+    contact_adult_services: float = 0.20
+    contact_homeless: float = 0.50
     contact_absence: float = 0.08
     contact_exclusion: float = 0.20
-    contact_direct: tuple[float, float] = (-5.0, 0.5)         # other contacts: log rate a + b * H
+    contact_direct: tuple[float, float] = (-4.95, 0.6)         # other contacts: log rate a + b * H
     # sources of direct contacts: police, school, health, la_services, individual, housing, other, unknown
-    direct_sources: tuple[float, ...] = (0.10, 0.28, 0.12, 0.12, 0.20, 0.02, 0.12, 0.04)
+    direct_sources: tuple[float, ...] = (0.06, 0.24, 0.05, 0.22, 0.16, 0.03, 0.18, 0.06)
 
     # --- the social care pathway ---------------------------------------------------------------------
     referral: tuple[float, float] = (-2.45, 0.9)               # logit a + b * H
@@ -129,3 +136,6 @@ class Mechanism:
     cp_close: float = 0.11
     cp_step_down_cin: float = 0.55
     cp_step_down_eh: float = 0.15
+    # what an assessment finds: P(factor recorded | the difficulty is present): 1B alcohol, 2B drugs, 3B domestic
+    # violence, 4B mental health (parent/carer)
+    factor_seen: tuple[float, float, float, float] = (0.40, 0.43, 0.80, 0.72)

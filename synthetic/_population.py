@@ -12,6 +12,7 @@ from synthetic._recorder import DETAIL, SOURCE, Recorder
 from synthetic._state import CHILD_DEFAULTS, CHILD_FIELDS, FAMILY_FIELDS, State, blank
 
 ADULT_MONTHS = 216
+DAYS_PER_MONTH = 365.25 / 12
 _ETHNICITY_MIX = {
     "WBRI": 0.60, "WIRI": 0.008, "WIRT": 0.002, "WOTH": 0.045, "WROM": 0.005, "MWBC": 0.03, "MWBA": 0.01,
     "MWAS": 0.012, "MOTH": 0.018, "AIND": 0.03, "APKN": 0.06, "ABAN": 0.02, "AOTH": 0.015, "BCRB": 0.025,
@@ -42,7 +43,7 @@ def _deciles(hubs: np.ndarray, n_hubs: int, rng: np.random.Generator, mech: Mech
 
 
 def new_families(n: int, rng: np.random.Generator, mech: Mechanism, n_hubs: int, *,
-                 frailty_shift: float = 0.0) -> dict[str, np.ndarray]:
+                 frailty_shift: float | np.ndarray = 0.0) -> dict[str, np.ndarray]:
     """Families with hidden state drawn near its long-run distribution."""
     f = blank(FAMILY_FIELDS, n)
     f["hub"] = rng.integers(0, n_hubs, n).astype(np.int8)
@@ -50,7 +51,7 @@ def new_families(n: int, rng: np.random.Generator, mech: Mechanism, n_hubs: int,
     codes, p = _mix(_ETHNICITY_MIX)
     f["eth"] = rng.choice(codes, size=n, p=p)
     f["active"][:] = True
-    mu = mech.frailty_deprivation * (5.5 - f["decile"]) / 4.5 + frailty_shift
+    mu = mech.frailty_mean + mech.frailty_deprivation * (5.5 - f["decile"]) / 4.5 + frailty_shift
     f["frailty"] = (mu + rng.standard_normal(n)).astype(np.float32)
     vis = np.exp(mech.visibility_sd * rng.standard_normal(n) - mech.visibility_sd ** 2 / 2)
     f["vis"] = np.where(rng.random(n) < mech.invisible_share, 0.1, vis).astype(np.float32)
@@ -122,10 +123,10 @@ def _family_ages(n_fam: int, rng: np.random.Generator, mech: Mechanism) -> tuple
     return fam_of[ok], ages[ok].astype(np.int32)
 
 
-def move_in(st: State, n_fam: int, m: int, rng: np.random.Generator, mech: Mechanism, n_hubs: int, *,
-            frailty_shift: float) -> None:
-    fam = new_families(n_fam, rng, mech, n_hubs, frailty_shift=frailty_shift)
+def move_in(st: State, n_fam: int, m: int, rng: np.random.Generator, mech: Mechanism, n_hubs: int) -> None:
+    """Families moving into the area with their children this month (they carry the movers' frailty shift)."""
     fam_of, ages = _family_ages(n_fam, rng, mech)
+    fam = new_families(n_fam, rng, mech, n_hubs, frailty_shift=mech.move_in_frailty_shift)
     has = np.zeros(n_fam, bool)
     has[fam_of] = True
     remap = np.cumsum(has) - 1
@@ -134,9 +135,28 @@ def move_in(st: State, n_fam: int, m: int, rng: np.random.Generator, mech: Mecha
 
 
 def initial_population(target: int, m: int, rng: np.random.Generator, mech: Mechanism, n_hubs: int) -> State:
+    """The people living in the area when the burn-in starts (month m), with their past: each family has lived here
+    for a time drawn from the stationary law of the move-out rate (exponential), so children were born here or
+    arrived with their family over the preceding years, and no month holds a spike of arrivals. A family that
+    arrived after its oldest child was born moved in with children, and carries the movers' frailty shift, like
+    families moving in later (docs/simulator.md, "Movers")."""
     st = State(fam=blank(FAMILY_FIELDS, 0), kid=blank(CHILD_FIELDS, 0, CHILD_DEFAULTS))
     mean_size = np.dot(np.arange(1, len(mech.family_sizes) + 1), mech.family_sizes) / sum(mech.family_sizes)
-    move_in(st, int(round(target / mean_size / 0.93)), m, rng, mech, n_hubs, frailty_shift=0.0)
+    n_fam = int(round(target / mean_size / 0.93))
+    fam_of, ages = _family_ages(n_fam, rng, mech)
+    here_days = rng.exponential(DAYS_PER_MONTH / mech.move_out_rate, n_fam)  # time lived here, in days
+    oldest = np.zeros(n_fam)
+    np.maximum.at(oldest, fam_of, ages)
+    moved_with_children = here_days < oldest * DAYS_PER_MONTH
+    fam = new_families(n_fam, rng, mech, n_hubs, frailty_shift=mech.move_in_frailty_shift * moved_with_children)
+    has = np.zeros(n_fam, bool)
+    has[fam_of] = True
+    remap = np.cumsum(has) - 1
+    fam = {k: v[has] for k, v in fam.items()}
+    kid = new_children(remap[fam_of], fam, ages, m, rng, mech)
+    came = (first_day(m) - here_days[fam_of]).astype(np.int64)  # the day the family arrived
+    kid["arr"] = np.maximum(kid["dob"], np.minimum(came, kid["arr"])).astype(np.int32)  # born here, or came
+    _add(st, fam, kid)
     return st
 
 
@@ -196,7 +216,7 @@ def arrivals(st: State, m: int, rng: np.random.Generator, mech: Mechanism, targe
     flow = mech.move_out_rate * current + 0.03 * (target - current)
     n_in = rng.poisson(max(flow, 0.0) / mean_size)
     if n_in:
-        move_in(st, n_in, m, rng, mech, n_hubs, frailty_shift=mech.move_in_frailty_shift)
+        move_in(st, n_in, m, rng, mech, n_hubs)
     # unaccompanied asylum-seeking adolescents: they arrive and are looked after at once (N8)
     n_uasc = rng.poisson(mech.uasc_per_10k_year * target / 1e4 / 12)
     if n_uasc:

@@ -32,15 +32,23 @@ def detail_text(codes: np.ndarray) -> np.ndarray:
 
 
 class Recorder:
-    """Appends events month by month; episodes get a handle so their end date can be filled in later."""
+    """Appends events month by month; episodes get a handle so their end date can be filled in later.
+
+    Linkage is part of recording: a partner agency's event reaches the council's extract (with a key) with its
+    feed's linkage probability, drawn from the recorder's own random stream. So linkage changes what the council
+    holds and nothing else: the hidden state, the pathway (an agency that sees something may still phone the front
+    door) and the oracle's p_true are the same whatever the linkage rates.
+    """
 
     COLUMNS = ("child", "fam", "etype", "day", "source", "detail")
 
-    def __init__(self) -> None:
+    def __init__(self, linkage: dict[str, float] | None = None, seed: int = 0) -> None:
         self._chunks: dict[str, list[np.ndarray]] = {c: [] for c in self.COLUMNS}
         self._ends: list[tuple[np.ndarray, np.ndarray]] = []
         self.n = 0
         self.points = False  # point events are recorded only once the council's system has started
+        self.linkage = {t: float(r) for t, r in (linkage or {}).items() if r < 1.0}
+        self._rng = np.random.default_rng([seed, 0x11AE])  # linkage's own stream: the simulation is unaffected
 
     def add(self, etype: str, fam: np.ndarray, day: np.ndarray, *, child: np.ndarray | None = None,
             source: np.ndarray | int | None = None, detail: np.ndarray | int | None = None,
@@ -49,6 +57,15 @@ class Recorder:
         k = len(fam)
         if k == 0 or not (episode or self.points):
             return np.full(k, -1, dtype=np.int64)
+        rate = self.linkage.get(etype)
+        if rate is not None:  # a partner event that never reaches the extract with a key is not recorded
+            keep = self._rng.random(k) < rate
+            fam, day, k = fam[keep], day[keep], int(keep.sum())
+            child = None if child is None else child[keep]
+            source = source[keep] if isinstance(source, np.ndarray) else source
+            detail = detail[keep] if isinstance(detail, np.ndarray) else detail
+            if k == 0:
+                return np.full(0, -1, dtype=np.int64)
         cols = {
             "child": np.full(k, -1, np.int64) if child is None else child.astype(np.int64),
             "fam": fam.astype(np.int64),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
@@ -96,7 +97,7 @@ def simulate(config: Config, *, children: int | None = None, seed: int | None = 
     rng = np.random.default_rng(seed)
     mb = m0 - 12 * BURN_IN_YEARS
     st = initial_population(target, mb, rng, mech, len(hubs))
-    rec = Recorder()
+    rec = Recorder(config.data_sharing.linkage, seed)
     want = set(truth_months(m0, m1, horizon, sim.truth_dates)) if truth else set()
     workers = min(2, os.cpu_count() or 1) if workers is None else workers
     with ExitStack() as stack:
@@ -113,19 +114,27 @@ def simulate(config: Config, *, children: int | None = None, seed: int | None = 
             if (m - mb) % 12 == 11:
                 st.shed()
         parts = oracle.results(progress=progress)
-    return _tables(st, rec, parts, hubs, m0, m1, horizon, seed)
+    return _tables(st, rec, parts, hubs, m0, m1, horizon, seed, dict(config.data_sharing.linkage))
 
 
-def _ids(prefix: str, uids: np.ndarray, size: int) -> np.ndarray:
-    """uid -> pseudonymous id string (by rank among those kept); None for uids not kept."""
-    width = max(6, len(str(len(uids))))
+def _ids(prefix: str, uids: np.ndarray, size: int, seed: int) -> np.ndarray:
+    """uid -> pseudonymous id string; None for uids not kept.
+
+    The id is a keyed hash (BLAKE2b, key from the seed) of the creation index, so it carries no order: neither when
+    someone arrived nor anything that goes with it (risk included) can be read from an identifier.
+    """
+    key = f"upstream-simulated-council:{seed}".encode()
     lookup = np.full(size, None, dtype=object)
-    lookup[np.sort(uids)] = [f"{prefix}{i:0{width}d}" for i in range(1, len(uids) + 1)]
+    ids = [prefix + hashlib.blake2b(int(u).to_bytes(8, "little"), digest_size=6, key=key).hexdigest()
+           for u in uids]
+    if len(set(ids)) != len(ids):  # 48 bits: about 1 in 50,000 for a default council; refuse rather than merge
+        raise UpstreamError(f"two {prefix} identifiers collided; simulate with another seed")
+    lookup[uids] = ids
     return lookup
 
 
 def _tables(st: State, rec: Recorder, parts: list, hubs: tuple[str, ...], m0: int, m1: int, horizon: int,
-            seed: int) -> SimulatedCouncil:
+            seed: int, linkage: dict[str, float]) -> SimulatedCouncil:
     start_day = int(first_day(m0))
     st.shed()
     arch = {c: np.concatenate([a[c] for a in st.archive]) for c in ARCHIVE_FIELDS}
@@ -138,9 +147,9 @@ def _tables(st: State, rec: Recorder, parts: list, hubs: tuple[str, ...], m0: in
     ch = {c: v[keep] for c, v in ch.items()}
     order = np.argsort(ch["uid"], kind="stable")
     ch = {c: v[order] for c, v in ch.items()}
-    child_id = _ids("C", ch["uid"], st.next_kid_uid)
+    child_id = _ids("C", ch["uid"], st.next_kid_uid, seed)
     fams = np.unique(ch["fam_uid"])
-    family_id = _ids("F", fams, st.next_fam_uid)
+    family_id = _ids("F", fams, st.next_fam_uid, seed)
     children = pd.DataFrame({
         "child_id": child_id[ch["uid"]],
         "family_id": family_id[ch["fam_uid"]],
@@ -152,7 +161,7 @@ def _tables(st: State, rec: Recorder, parts: list, hubs: tuple[str, ...], m0: in
         "deprivation_decile": pd.array(ch["decile"].astype(np.int64), dtype="Int64"),
         "arrived_on": to_datetime(ch["arr"]),
         "left_on": to_datetime(ch["left"]),
-    })
+    }).sort_values("child_id", ignore_index=True)  # rows in no meaningful order either
 
     ev = rec.columns()
     episode = np.isin(ev["etype"], [ETYPE[t] for t in EPISODE_EVENT_TYPES])
@@ -180,7 +189,8 @@ def _tables(st: State, rec: Recorder, parts: list, hubs: tuple[str, ...], m0: in
     })
     truth = _truth(parts, ev, child_id, horizon)
     return SimulatedCouncil(children=children, events=events, truth=truth,
-                            start=pd.Timestamp(np.datetime64(start_day, "D")), end=month_end(m1), seed=seed)
+                            start=pd.Timestamp(np.datetime64(start_day, "D")), end=month_end(m1), seed=seed,
+                            linkage=linkage)
 
 
 def _truth(parts: list, ev: dict[str, np.ndarray], child_id: np.ndarray, horizon: int) -> pd.DataFrame:

@@ -288,7 +288,8 @@ def _partners_and_pathway(st: State, m: int, rng: np.random.Generator, mech: Mec
             rows = np.flatnonzero(hit)
             detail = None
             if etype == "school_exclusion":
-                detail = np.where(rng.random(len(rows)) < 0.04, DETAIL["permanent"], DETAIL["suspension"])
+                detail = np.where(rng.random(len(rows)) < mech.permanent_share, DETAIL["permanent"],
+                                  DETAIL["suspension"])
             rec.add(etype, f["uid"][fam[rows]], _days(m, rows, rng), child=k["uid"][rows], detail=detail)
             x[etype] = hit.astype(_F32)
     channel_of = {"missing_episode": ("police", c["miss"]), "youth_offence": ("police", c["off"]),
@@ -330,7 +331,8 @@ def _child_partner_probabilities(st: State, m: int, mech: Mechanism, now: _Now) 
     p = {
         "missing_episode": older * vis * (_F32(mech.missing[0]) + _F32(mech.missing[1]) * beh),
         "youth_offence": older * (_F32(mech.youth_offence[0]) * (male + _F32(1)) + _F32(mech.youth_offence[1]) * beh),
-        "ae_attendance": here * np.exp(_F32(mech.ae_harm) * f["harm"])[fam] * np.asarray(mech.ae_age, _F32)[yrs],
+        "ae_attendance": here * np.exp(_F32(mech.ae_harm) * f["harm"])[fam]
+        * (_F32(mech.ae_scale) * np.asarray(mech.ae_age, _F32))[yrs],
         "health_visitor_concern": (here & (age < 60)) * (f["vis"] * np.exp(_F32(a) + _F32(b) * f["harm"]))[fam],
     }
     month_of_year = m % 12
@@ -376,7 +378,7 @@ def _triage(st: State, m: int, rows: np.ndarray, day: np.ndarray, src: np.ndarra
     aday = np.minimum(rday + rng.integers(0, 11, len(r)), last).astype(np.int32)
     if rec is not None:
         rec.add("assessment", f["uid"][k["fam"][r]], aday, child=k["uid"][r],
-                detail=_factors(st, r, rharm, rng))
+                detail=_factors(st, r, rharm, rng, mech))
     a, b = mech.section47
     s47 = rng.random(len(r)) < _sigmoid(a + b * rharm)
     if rec is not None:
@@ -395,15 +397,18 @@ def _triage(st: State, m: int, rows: np.ndarray, day: np.ndarray, src: np.ndarra
     open_episode(st, "eh", r[nfa], aday[nfa], m, rec)
 
 
-def _factors(st: State, rows: np.ndarray, harm: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _factors(st: State, rows: np.ndarray, harm: np.ndarray, rng: np.random.Generator,
+             mech: Mechanism) -> np.ndarray:
     """What an assessment finds: the hidden difficulties, each seen with some probability."""
     k, f = st.kid, st.fam
     fi = k["fam"][rows]
     n = len(rows)
     beh, female = k["beh"][rows], k["sex"][rows] == 1
     found = {
-        "1B": f["sub"][fi] & (rng.random(n) < 0.35), "2B": f["sub"][fi] & (rng.random(n) < 0.6),
-        "3B": f["da"][fi] & (rng.random(n) < 0.75), "4B": f["mh"][fi] & (rng.random(n) < 0.6),
+        "1B": f["sub"][fi] & (rng.random(n) < mech.factor_seen[0]),
+        "2B": f["sub"][fi] & (rng.random(n) < mech.factor_seen[1]),
+        "3B": f["da"][fi] & (rng.random(n) < mech.factor_seen[2]),
+        "4B": f["mh"][fi] & (rng.random(n) < mech.factor_seen[3]),
         "6A": k["dis"][rows] & (rng.random(n) < 0.6), "10A": beh & (rng.random(n) < 0.4),
         "11A": beh & female & (rng.random(n) < 0.25), "14A": beh & (rng.random(n) < 0.5),
         "16A": rng.random(n) < _sigmoid(2.0 * (harm - 1.8)),

@@ -1,52 +1,28 @@
-"""training: temporal splits, LightGBM with calibration, baselines, honest evaluation, MLflow tracking and registry."""
+"""training: temporal splits, LightGBM with calibration, baselines, honest evaluation, the one model class
+(`RiskModel`), MLflow tracking and registry.
 
-from training.baselines import LogisticBaseline, ReferralRule
-from training.calibration import MarginCalibrator
-from training.fit import TrainingResult, feature_matrix, fit_evaluate
-from training.lgbm import LGBMRiskModel, choose_imbalance
-from training.metrics import Scores, evaluate, expected_calibration_error, flatten
-from training.model import RiskModel
-from training.pipeline import TrainOutcome, train_from_directory, train_from_extract, training_grid
-from training.registry import (
-    Promotion,
-    PromotionRefused,
-    format_versions,
-    list_versions,
-    load_version,
-    promote,
-)
-from training.splits import TemporalSplit, horizon_end, labelled_dates, temporal_split
-from training.tracking import default_tracking_uri, log_training, resolve_tracking_uri
+What other layers may use is listed in `__all__`; each name is imported on first use, so that a light module
+(`training.model`, `training.metrics`) does not load MLflow.
+"""
 
-__all__ = [
-    "LGBMRiskModel",
-    "LogisticBaseline",
-    "MarginCalibrator",
-    "Promotion",
-    "PromotionRefused",
-    "ReferralRule",
-    "RiskModel",
-    "Scores",
-    "TemporalSplit",
-    "TrainOutcome",
-    "TrainingResult",
-    "choose_imbalance",
-    "default_tracking_uri",
-    "evaluate",
-    "expected_calibration_error",
-    "feature_matrix",
-    "fit_evaluate",
-    "flatten",
-    "format_versions",
-    "horizon_end",
-    "labelled_dates",
-    "list_versions",
-    "load_version",
-    "log_training",
-    "promote",
-    "resolve_tracking_uri",
-    "temporal_split",
-    "train_from_directory",
-    "train_from_extract",
-    "training_grid",
-]
+from __future__ import annotations
+
+from core.lazy import lazy_exports
+
+# module -> the public names it defines
+_MODULES: dict[str, tuple[str, ...]] = {
+    "training.baselines": ("LogisticBaseline", "ReferralRule",),
+    "training.calibration": ("MarginCalibrator",),
+    "training.fit": ("TrainingResult", "feature_matrix", "fit_evaluate",),
+    "training.lgbm": ("LGBMRiskModel", "choose_imbalance",),
+    "training.metrics": ("Scores", "evaluate", "expected_calibration_error", "flatten",),
+    "training.model": ("RiskModel",),
+    "training.pipeline": ("TrainOutcome", "train_from_directory", "train_from_extract", "training_grid",),
+    "training.registry": ("Promotion", "PromotionRefused", "format_versions", "list_versions", "load_version",
+                         "promote",),
+    "training.splits": ("TemporalSplit", "horizon_end", "labelled_dates", "temporal_split",),
+    "training.tracking": ("default_tracking_uri", "log_training", "resolve_tracking_uri",),
+}
+
+__all__ = [name for names in _MODULES.values() for name in names]
+__getattr__, __dir__ = lazy_exports(__name__, _MODULES)

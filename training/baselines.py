@@ -51,16 +51,28 @@ class LogisticBaseline:
 
     def fit(self, X: pd.DataFrame, y: np.ndarray) -> LogisticBaseline:
         self.feature_names_ = list(X.columns)
-        self.pipeline_: Pipeline = make_pipeline(
-            SimpleImputer(strategy="mean", add_indicator=True, keep_empty_features=True),
-            StandardScaler(),
-            LogisticRegression(C=self.C, max_iter=self.max_iter),
-        )
-        self.pipeline_.fit(self._design(X), np.asarray(y, int))
+        # Memory: the steps are fitted one by one, as the pipeline would, so that each input can be dropped once
+        # the next array exists; the imputer and scaler work in place (copy=False). The same arithmetic on the
+        # same arrays, so the same model, at about a third of the memory.
+        imputer = SimpleImputer(strategy="mean", add_indicator=True, keep_empty_features=True, copy=False)
+        scaler = StandardScaler(copy=False)
+        logistic = LogisticRegression(C=self.C, max_iter=self.max_iter)
+        Xt = imputer.fit_transform(_float64_copy(X))  # the float64 copy is freed once the imputed array exists
+        Xt = scaler.fit_transform(Xt)
+        logistic.fit(Xt, np.asarray(y, int))
+        del Xt
+        self.pipeline_: Pipeline = make_pipeline(imputer, scaler, logistic)
         return self
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        return self.pipeline_.predict_proba(self._design(X))[:, 1]
+        return self.pipeline_.predict_proba(_float64_copy(X[self.feature_names_]))[:, 1]
+
+
+def _float64_copy(X: pd.DataFrame) -> np.ndarray:
+    """A new float64 array of the frame (never a view of it: the pipeline's steps modify it in place), in
+    column-major order as a frame of columns gives it: the layout decides the order of the sums inside the
+    imputer, scaler and solver, and so the last bits of the coefficients."""
+    return np.array(X.to_numpy(), dtype=np.float64, order="F", copy=True)
 
 
 def find_rule_columns(feature_names: list[str]) -> tuple[str, str | None]:

@@ -126,6 +126,20 @@ def feature_matrix(table: pd.DataFrame, feature_names: list[str]) -> pd.DataFram
                         index=table.index)
 
 
+def block_matrix(table: pd.DataFrame, feature_names: list[str], rows: np.ndarray) -> pd.DataFrame:
+    """`feature_matrix(table.iloc[rows], feature_names)` with a fresh RangeIndex, built without copying the
+    table: one C-ordered float32 array filled column by column (float32 columns as they are, others through
+    the same numeric conversion), which LightGBM then reads without a copy of its own."""
+    out = np.empty((len(rows), len(feature_names)), dtype=np.float32)
+    for j, c in enumerate(feature_names):
+        col = table[c]
+        if col.dtype == np.float32:
+            np.take(col.to_numpy(), rows, out=out[:, j])
+        else:
+            out[:, j] = pd.to_numeric(col.iloc[rows], errors="coerce").astype("float32").to_numpy()
+    return pd.DataFrame(out, columns=list(feature_names), copy=False)
+
+
 def attach_truth(table: pd.DataFrame, truth: pd.DataFrame | None) -> pd.DataFrame:
     """Add `p_true` by (child_id, as_of) where the simulator's truth knows it."""
     if truth is None or truth.empty:
@@ -153,7 +167,13 @@ def fit_evaluate(table: pd.DataFrame, config: Config, *, feature_names: list[str
     mc = config.model
     horizon = config.outcome.horizon_months
 
-    labelled = table.loc[table["label"].notna()].copy()
+    # Memory: the feature columns are copied once, straight into one float32 matrix per block (`block_matrix`);
+    # the row selection, order and truth join run on the few other columns (docs/scale.md).
+    inputs = set(feature_names) - set(AUDIT_COLUMNS)  # deprivation_decile is an input and an audit column
+    others = [c for c in table.columns if c not in inputs]
+    labelled = table[others].reset_index(drop=True)
+    labelled["_row"] = np.arange(len(labelled))
+    labelled = labelled.loc[labelled["label"].notna()]
     if labelled.empty:
         raise UpstreamError("no labelled rows: every label window runs past the extract date")
     labelled["as_of"] = pd.to_datetime(labelled["as_of"])
@@ -173,7 +193,8 @@ def fit_evaluate(table: pd.DataFrame, config: Config, *, feature_names: list[str
             raise UpstreamError(f"the {name} block ({len(frame):,} rows) has no positive labels; "
                                 "the model cannot be trained or evaluated")
     say(f"split: {split.describe()}")
-    X = {name: feature_matrix(frame, feature_names) for name, frame in blocks.items()}
+    X = {name: block_matrix(table, feature_names, frame.pop("_row").to_numpy()) for name, frame in blocks.items()}
+    del table  # the training pipeline hands over its only reference: the full table is freed here
     y = {name: frame["label"].astype(int).to_numpy() for name, frame in blocks.items()}
     timings["prepare_seconds"] = time.perf_counter() - t0
 
@@ -207,6 +228,10 @@ def fit_evaluate(table: pd.DataFrame, config: Config, *, feature_names: list[str
     calibrator = MarginCalibrator(mc.calibration).fit(margins["validation"], y["validation"])
     fam_val = family_rows(blocks["validation"], calibrator.transform(margins["validation"]))
     calibrator.fit_family(fam_val["family_score"].to_numpy(), fam_val["label"].to_numpy())
+    # the margins come from the fitted trees as they are (float32 inputs, no float64 copy of a large table);
+    # margin -> probability is the model's own `calibrate`, the one used when it is logged, loaded and scored
+    calibrate = RiskModel(booster=model.booster_, calibrator=calibrator, feature_names=list(feature_names),
+                          num_iteration=model.best_iteration_).calibrate
 
     t4 = time.perf_counter()
     logistic = LogisticBaseline().fit(X["train"], y["train"])
@@ -222,7 +247,7 @@ def fit_evaluate(table: pd.DataFrame, config: Config, *, feature_names: list[str
     t5 = time.perf_counter()
     for name in ("validation", "test"):
         frame = blocks[name]
-        prob = calibrator.transform(margins[name])
+        prob = calibrate(margins[name])
         logit = logistic.predict_proba(X[name])
         rule_score = rule.score(X[name])
         practice_score = practice.score(frame)
@@ -264,7 +289,7 @@ def fit_evaluate(table: pd.DataFrame, config: Config, *, feature_names: list[str
             if col in frame:
                 pred[col] = frame[col].to_numpy()
         predictions[name] = pred
-    train_prob = calibrator.transform(margins["train"])
+    train_prob = calibrate(margins["train"])
     metrics["train"] = {"model": {"overall": {
         k: v for k, v in evaluate(blocks["train"], {"model": Scores(train_prob, train_prob, margins["train"])},
                                   capacities=capacities, threshold=threshold, breakdowns=())["model"]["overall"].items()

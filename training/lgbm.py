@@ -135,7 +135,9 @@ class LGBMRiskModel:
 
     def predict_margin(self, X: pd.DataFrame) -> np.ndarray:
         """Raw log-odds from the best iteration."""
-        return self.booster_.predict(X[self.feature_names_], raw_score=True, num_iteration=self.best_iteration_)
+        # no column selection (a full copy) when the frame already holds exactly the model's columns in order
+        X = X if list(X.columns) == self.feature_names_ else X[self.feature_names_]
+        return self.booster_.predict(X, raw_score=True, num_iteration=self.best_iteration_)
 
 
 def choose_imbalance(model: ModelConfig, X: pd.DataFrame, y: np.ndarray, X_val: pd.DataFrame, y_val: np.ndarray,

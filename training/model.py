@@ -30,6 +30,7 @@ from core.io import write_json, write_text
 from training.calibration import MarginCalibrator
 
 BOOSTER_FILE, CALIBRATOR_FILE, META_FILE = "booster.txt", "calibrator.json", "meta.json"
+PYFUNC_ARTIFACT = "risk_model"  # the MLflow artifact holding the three files (see training/pyfunc.py)
 
 # LightGBM predicts with OpenMP threads; for a handful of rows starting them costs more than the work (and
 # their spin-waits burn CPU on a busy machine). Rows are independent, so the numbers are the same either way.
@@ -129,7 +130,18 @@ class RiskModel:
 
     # --- predict and explain ---------------------------------------------------------------------------
     def matrix(self, rows: pd.DataFrame | np.ndarray) -> np.ndarray:
-        """The model inputs of `rows` (a feature table, or a matrix already in column order) as float64."""
+        """The model inputs of `rows` as float64.
+
+        Parameters
+        ----------
+        rows : DataFrame or ndarray
+            A feature table (see `model_inputs`), or a matrix already in `feature_names` order.
+
+        Returns
+        -------
+        ndarray
+            rows × features.
+        """
         if isinstance(rows, pd.DataFrame):
             return model_inputs(rows, self.feature_names)
         return np.asarray(rows, dtype=np.float64)
@@ -220,7 +232,18 @@ class RiskModel:
         return f"{self.name}{version}{alias}"
 
     def registered(self, **provenance: Any) -> RiskModel:
-        """A copy with registry provenance set (name, version, alias, run_id, aliases, tags)."""
+        """A copy with registry provenance (or any other field) replaced.
+
+        Parameters
+        ----------
+        **provenance
+            Fields to set: name, version, alias, run_id, aliases, tags.
+
+        Returns
+        -------
+        RiskModel
+            The same booster and calibrator with the new fields.
+        """
         return dataclasses.replace(self, **provenance)
 
     # --- files -----------------------------------------------------------------------------------------

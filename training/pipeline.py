@@ -80,7 +80,7 @@ def read_truth(directory: Path) -> pd.DataFrame | None:
 
 def train_from_directory(data_dir: str | Path, config: Config, *, tune: bool = False,
                          tracking_uri: str | None = None, register: bool = True,
-                         log: Callable[[str], None] | None = None) -> TrainOutcome:
+                         log: Callable[[str], None] | None = None, scenario: str | None = None) -> TrainOutcome:
     """Load and validate the extract in `data_dir` (plus truth.parquet if present), then `train_from_extract`."""
     import features
 
@@ -89,39 +89,60 @@ def train_from_directory(data_dir: str | Path, config: Config, *, tune: bool = F
     extract = features.load_extract(directory, hubs=config.council.hub_names)
     truth = read_truth(directory)
     return train_from_extract(extract, config, truth=truth, tune=tune, tracking_uri=tracking_uri,
-                              register=register, log=log, load_seconds=time.perf_counter() - t0)
+                              register=register, log=log, load_seconds=time.perf_counter() - t0, scenario=scenario)
 
 
 def train_from_extract(extract, config: Config, *, truth: pd.DataFrame | None = None,
                        tune: bool = False, tracking_uri: str | None = None, register: bool = True,
-                       log: Callable[[str], None] | None = None, load_seconds: float = 0.0) -> TrainOutcome:
-    """Build point-in-time features over the training grid, train, evaluate and log to MLflow."""
+                       log: Callable[[str], None] | None = None, load_seconds: float = 0.0,
+                       scenario: str | None = None) -> TrainOutcome:
+    """Build point-in-time features over the training grid, train, evaluate and log to MLflow.
+
+    With a `scenario` (config `data_sharing.scenarios`) only the event types its agreements provide are used;
+    the version is tagged with the scenario and the partner feeds it was trained on (`feeds`), which scoring
+    checks and applies."""
     import features
+    from features.scenario import feeds_present, restrict
 
     say = log or (lambda _msg: None)
+    last = extract.last_date  # the extract's date, whatever the scenario leaves out
+    if scenario is not None:
+        extract = restrict(extract, config, scenario)
+    feeds = feeds_present(extract)
+    say(f"scenario: {scenario or 'all (no --scenario)'}; partner feeds used: {', '.join(feeds) or 'none'}")
     seconds: dict[str, float] = {"load": load_seconds}
     t0 = time.perf_counter()
     fingerprint = extract.fingerprint()
     say(f"extract: {len(extract.children):,} children, {len(extract.events):,} events, "
-        f"last date {extract.last_date:%Y-%m-%d}, fingerprint {fingerprint}"
+        f"last date {last:%Y-%m-%d}, fingerprint {fingerprint}"
         + ("; simulator truth found (oracle metrics on)" if truth is not None else ""))
 
     t1 = time.perf_counter()
-    dates = training_grid(extract, config)
-    table = features.build_features(extract, dates, config)
+    dates = training_grid(extract, config, extract_date=last)
+    table = features.build_features(extract, dates, config, extract_date=last)
     seconds["features"] = time.perf_counter() - t1
     n_inputs = len(input_columns(list(features.feature_columns(config)), config))
     say(f"features: {len(table):,} rows x {n_inputs} model inputs over {len(dates)} "
         f"as-of dates {dates[0]:%Y-%m-%d}..{dates[-1]:%Y-%m-%d} ({seconds['features']:.0f}s)")
 
     t2 = time.perf_counter()
-    result = fit_evaluate(table, config, truth=truth, extract_date=extract.last_date, tune=tune, log=say)
+    # Memory: fit_evaluate copies what it needs out of the table into per-block matrices; handing it the only
+    # reference lets the full table be freed before LightGBM and the baselines run (docs/scale.md).
+    table_sample = table.head(1000).copy()
+    handover = [table]
+    del table
+    result = fit_evaluate(handover.pop(), config, truth=truth, extract_date=last, tune=tune, log=say)
     seconds["train"] = time.perf_counter() - t2
 
     t3 = time.perf_counter()
     say("logging to MLflow (metrics, plots, predictions, model)")
-    logged = log_training(result, table_sample=table.head(1000), fingerprint=fingerprint, tune=tune,
-                          tracking_uri=tracking_uri, register=register)
+    logged = log_training(result, table_sample=table_sample, fingerprint=fingerprint, tune=tune,
+                          tracking_uri=tracking_uri, register=register,
+                          extra_tags={"scenario": scenario or "all", "feeds": ",".join(feeds)})
+    # The monitoring reference (aggregates only) beside the model: what `upstream monitor` compares against.
+    from training.reference import log_reference, reference_from_training
+
+    log_reference(str(logged["run_id"]), reference_from_training(extract, result), tracking_uri=tracking_uri)
     seconds["mlflow"] = time.perf_counter() - t3
     seconds["total"] = load_seconds + time.perf_counter() - t0
     return TrainOutcome(result=result, run_id=str(logged["run_id"]), version=logged["version"],

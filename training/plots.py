@@ -91,15 +91,34 @@ def importance(booster, target: Path, *, top: int = 25) -> Path:
     return _save(fig, target)
 
 
-def shap_beeswarm(booster, X: pd.DataFrame, target: Path, *, max_rows: int = 3000,
-                  seed: int = 0, num_iteration: int | None = None) -> Path:
-    """TreeSHAP (log-odds) on a sample of the test period, drawn as a beeswarm."""
+def shap_beeswarm(model, X: pd.DataFrame, target: Path, *, max_rows: int = 3000,
+                  seed: int = 0) -> Path:
+    """TreeSHAP (log-odds, `RiskModel.explain`) on a sample of the test period, drawn as a beeswarm.
+
+    Parameters
+    ----------
+    model : RiskModel
+        The model whose explanations are drawn.
+    X : DataFrame
+        The test period's model inputs.
+    target : Path
+        The PNG to write.
+    max_rows : int
+        Sample at most this many rows.
+    seed : int
+        The sample's random state.
+
+    Returns
+    -------
+    Path
+        `target`.
+    """
     import shap
 
     sample = X.sample(n=min(max_rows, len(X)), random_state=seed) if len(X) > max_rows else X
-    contrib = booster.predict(sample, pred_contrib=True, num_iteration=num_iteration)
-    explanation = shap.Explanation(values=contrib[:, :-1], base_values=contrib[:, -1], data=sample.to_numpy(),
-                                   feature_names=list(sample.columns))
+    values, base_value = model.explain(sample)
+    explanation = shap.Explanation(values=values, base_values=np.full(len(sample), base_value),
+                                   data=sample.to_numpy(), feature_names=list(sample.columns))
     plt.figure()
     shap.plots.beeswarm(explanation, max_display=20, show=False)
     fig = plt.gcf()
@@ -116,6 +135,6 @@ def all_plots(result, out_dir: Path) -> list[Path]:
         reliability(pred, out_dir / "reliability.png"),
         precision_at_k(pred, out_dir / "precision_at_k.png"),
         importance(result.model.booster_, out_dir / "importance.png"),
-        shap_beeswarm(result.model.booster_, result.test_features, out_dir / "shap_beeswarm.png",
-                      seed=result.config.model.seed, num_iteration=result.model.best_iteration_),
+        shap_beeswarm(result.risk_model(), result.test_features, out_dir / "shap_beeswarm.png",
+                      seed=result.config.model.seed),
     ]

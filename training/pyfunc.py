@@ -4,6 +4,7 @@ MLflow runs this file when the model is loaded (`mlflow.pyfunc.load_model`, `mlf
 else imports it. It holds no state of its own: `load_context` reads the files `RiskModel.save` wrote (logged
 as the `risk_model` artifact) and `predict` is `RiskModel.predict`. Input: a feature table (extra columns are
 ignored); output: calibrated `probability` and raw `margin`.
+`training/tracking.py` logs it by path (`python_model="…/pyfunc.py"`), so no Python object is pickled.
 """
 
 from __future__ import annotations
@@ -15,16 +16,14 @@ import pandas as pd
 from mlflow.models import set_model
 from mlflow.pyfunc import PythonModel
 
-from training.model import RiskModel
-
-MODEL_ARTIFACT = "risk_model"
+from training.model import PYFUNC_ARTIFACT, RiskModel
 
 
 class RiskModelPyfunc(PythonModel):
     """The pyfunc face of `RiskModel` (`.model` once loaded)."""
 
     def load_context(self, context: Any) -> None:
-        self.model = RiskModel.load(Path(context.artifacts[MODEL_ARTIFACT]))
+        self.model = RiskModel.load(Path(context.artifacts[PYFUNC_ARTIFACT]))
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
                 ) -> pd.DataFrame:

@@ -235,14 +235,13 @@ def _check_gates(config: Config, candidate: dict[str, float], champion: dict[str
 
 
 def _test_predictions(client: MlflowClient, run_id: str) -> pd.DataFrame | None:
-    """A run's logged test predictions, or None when it has none."""
-    import tempfile
+    """A run's test predictions (the protected folder, or an older run's artifact), or None when it has none."""
+    from training.tracking import read_test_predictions
 
     try:
-        with tempfile.TemporaryDirectory(prefix="upstream-promote-") as tmp:
-            path = client.download_artifacts(run_id, "predictions/test_predictions.parquet", tmp)
-            return pd.read_parquet(path, columns=["child_id", "family_id", "as_of", "label", "probability"])
-    except (MlflowException, OSError, KeyError, ValueError):
+        return read_test_predictions(client, run_id, columns=["child_id", "family_id", "as_of", "label",
+                                                               "probability"])
+    except UpstreamError:
         return None
 
 
@@ -266,6 +265,25 @@ def compare_with_champion(client: MlflowClient, candidate_run: str, champion_run
                             replicates=config.model.bootstrap_replicates, seed=config.model.seed)
     out["rows"] = float(len(both))
     return out
+
+
+def _loadable_gates(client: MlflowClient, name: str, version: str) -> list[str]:
+    """The run FINISHED, provenance tags present, artifacts matching their checksums, and a load plus smoke
+    prediction in a child process (`training.loadcheck`). Raises PromotionRefused naming the gate."""
+    from training.loadcheck import PROVENANCE_TAGS, check_loadable
+
+    mv = client.get_model_version(name, version)
+    status = client.get_run(mv.run_id).info.status if mv.run_id else "missing"
+    if status != "FINISHED":
+        raise PromotionRefused(f"gate 'run finished' failed: version {version}'s training run is {status}, not "
+                               "FINISHED (killed or still logging); train again")
+    missing = [t for t in PROVENANCE_TAGS if not (mv.tags or {}).get(t)]
+    if missing:
+        raise PromotionRefused(f"gate 'provenance' failed: version {version} lacks tag(s) {', '.join(missing)}")
+    check = check_loadable(version, name=name, tracking_uri=client.tracking_uri, require_checksums=True)
+    if not check.ok:
+        raise PromotionRefused(f"gate 'loads' failed: {check.detail}")
+    return [f"run finished, provenance tags present ({', '.join(PROVENANCE_TAGS)})", f"loads: {check.detail}"]
 
 
 def promote(config: Config, *, reason: str, version: str | int | None = None, override_fairness: bool = False,
@@ -294,6 +312,8 @@ def promote(config: Config, *, reason: str, version: str | int | None = None, ov
         verdict = (mv.tags or {}).get("fairness_verdict")
         checks = _check_gates(config, candidate, champion, verdict=verdict, override_fairness=override_fairness,
                               versus_champion=versus)
+        # a champion must be loadable: run FINISHED, provenance tags, checksums, load + smoke prediction (child)
+        checks += _loadable_gates(client, name, target)
         if champion is not None and (mv.tags or {}).get("test_period") != \
                 (client.get_model_version(name, current).tags or {}).get("test_period"):
             checks.append("note: the champion was tested on a different period; PR-AUCs are not like for like")

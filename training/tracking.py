@@ -1,4 +1,6 @@
-"""MLflow tracking: where the store is, and logging one training run (params, metrics, plots, predictions, model).
+"""MLflow tracking: where the store is, and logging one training run (params, metrics, plots, model).
+
+Child-level predictions are not MLflow artifacts: `training.protected` keeps them beside the store, owner-only.
 
 Store: `MLFLOW_TRACKING_URI` if set (a server then decides where artifacts go); otherwise
 `sqlite:///<checkout>/mlruns/mlflow.db`, an absolute path under the checkout's mlruns/ so the CLI works from
@@ -23,10 +25,13 @@ from mlflow.models.signature import ModelSignature
 from mlflow.types.schema import ColSpec, Schema
 
 from core.config import Config
-from core.io import write_json, write_parquet, write_text
+from core.errors import UpstreamError
+from core.io import write_json, write_text
+from training.checksums import CHECKSUM_TAG, checksums
 from training.metrics import flatten
-from training.model import META_FILE
-from training.pyfunc import MODEL_ARTIFACT
+from training.model import META_FILE, PYFUNC_ARTIFACT
+from training.protected import KEY_TAG as PREDICTIONS_KEY_TAG
+from training.protected import write_predictions
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PYFUNC_CODE = Path(__file__).resolve().parent / "pyfunc.py"  # the model logged as code
@@ -47,6 +52,20 @@ def resolve_tracking_uri(uri: str | None = None) -> str:
         db.parent.mkdir(parents=True, exist_ok=True)
         uri = f"sqlite:///{db}"
     return uri
+
+
+PROTECTED_ENV = "UPSTREAM_PROTECTED_DIR"
+
+
+def protected_root(uri: str) -> Path:
+    """Where identifiable training outputs live for a store, outside it (`training.protected`):
+    `UPSTREAM_PROTECTED_DIR` if set, else `protected/` beside a SQLite store (`mlruns/protected/` by default),
+    else `mlruns/protected/` in the checkout."""
+    if os.environ.get(PROTECTED_ENV):
+        return Path(os.environ[PROTECTED_ENV])
+    if uri.startswith("sqlite:///"):
+        return Path(uri[len("sqlite:///"):]).parent / "protected"
+    return REPO_ROOT / "mlruns" / "protected"
 
 
 def artifact_location(uri: str) -> str | None:
@@ -89,16 +108,25 @@ def experiment_id(client: MlflowClient, *, name: str = EXPERIMENT_NAME) -> str:
 
 
 def git_commit(root: Path = REPO_ROOT) -> str:
-    """HEAD's commit read from .git (no subprocess), or 'unknown'."""
+    """HEAD's commit read from .git (no subprocess), or 'unknown'. In a linked worktree `.git` is a file naming
+    the worktree's git directory, whose `commondir` holds the shared refs."""
     git = root / ".git"
     try:
+        if git.is_file():
+            pointer = git.read_text().strip()
+            if pointer.startswith("gitdir: "):
+                git = (root / pointer[len("gitdir: "):]).resolve()
+        common = git
+        if (git / "commondir").is_file():
+            common = (git / (git / "commondir").read_text().strip()).resolve()
         head = (git / "HEAD").read_text().strip()
         if not head.startswith("ref: "):
             return head
         ref = head[5:]
-        if (git / ref).is_file():
-            return (git / ref).read_text().strip()
-        packed = git / "packed-refs"
+        for base in (git, common):
+            if (base / ref).is_file():
+                return (base / ref).read_text().strip()
+        packed = common / "packed-refs"
         if packed.is_file():
             for line in packed.read_text().splitlines():
                 if line.endswith(" " + ref):
@@ -153,7 +181,7 @@ def _params(result: Any, *, fingerprint: str, tune: bool) -> dict[str, Any]:
 
 def log_training(result: Any, *, table_sample: pd.DataFrame, fingerprint: str, tune: bool = False,
                  tracking_uri: str | None = None, register: bool = True, plots: bool = True,
-                 run_name: str | None = None) -> dict[str, str | None]:
+                 run_name: str | None = None, extra_tags: dict[str, str] | None = None) -> dict[str, str | None]:
     """Log one training run and (by default) register the model as a new version with alias `challenger`.
 
     Returns {"run_id", "version", "model_uri", "tracking_uri"}.
@@ -164,7 +192,8 @@ def log_training(result: Any, *, table_sample: pd.DataFrame, fingerprint: str, t
     name = config.model.registered_name
     tags = {"data_fingerprint": fingerprint, "config_hash": config.config_hash(), "git_commit": git_commit(),
             "feature_set_version": config.features.version,
-            "test_period": f"{result.split.test[0]:%Y-%m-%d}..{result.split.test[-1]:%Y-%m-%d}"}
+            "test_period": f"{result.split.test[0]:%Y-%m-%d}..{result.split.test[-1]:%Y-%m-%d}",
+            **(extra_tags or {})}  # e.g. the data-sharing scenario and its partner feeds
     deployment = getattr(result, "deployment", None)
     if deployment is not None:
         tags["deployment"] = "refit"
@@ -180,6 +209,9 @@ def log_training(result: Any, *, table_sample: pd.DataFrame, fingerprint: str, t
             # query per metric, which costs minutes with a thousand metrics; metrics logged after are cheap.
             info = _log_model(result, out / "model", tags=tags, table_sample=table_sample,
                               registered_name=name if register else None)
+            # what the model files must hash to: checked before any load (training.loadcheck)
+            sums = json.dumps(checksums(out / "model"), sort_keys=True)
+            mlflow.set_tag(CHECKSUM_TAG, sums)
             mlflow.log_metrics(ui_metrics(result.metrics))
             mlflow.log_metrics({f"time_{k}": v for k, v in result.timings.items()})
             write_json(result.metrics, out / "metrics.json")
@@ -194,8 +226,11 @@ def log_training(result: Any, *, table_sample: pd.DataFrame, fingerprint: str, t
             if result.tuning is not None:
                 write_json(result.tuning, out / "tuning.json")
                 mlflow.log_artifact(str(out / "tuning.json"))
-            write_parquet(result.predictions["test"], out / "predictions" / "test_predictions.parquet")
-            write_parquet(result.predictions["validation"], out / "predictions" / "validation_predictions.parquet")
+            # Child-level rows (ids, protected characteristics) never enter the tracking store: they go to the
+            # protected folder beside it; the run holds only a pseudonymous key and a manifest (training.protected).
+            key, manifest = write_predictions(result.predictions, protected_root(client.tracking_uri))
+            mlflow.set_tag(PREDICTIONS_KEY_TAG, key)
+            write_json(manifest, out / "predictions" / "manifest.json")
             mlflow.log_artifacts(str(out / "predictions"), artifact_path="predictions")
             if plots:
                 all_plots(result, out / "plots")
@@ -213,7 +248,7 @@ def log_training(result: Any, *, table_sample: pd.DataFrame, fingerprint: str, t
                 version = str(info.registered_model_version)
                 # the figures this version carries are the evaluation's in this run (the refit has no test block)
                 tags["evaluation_run_id"] = run.info.run_id
-                for key, value in tags.items():
+                for key, value in {**tags, CHECKSUM_TAG: sums}.items():
                     client.set_model_version_tag(name, version, key, value)
                 client.set_registered_model_alias(name, CHALLENGER, version)
             return {"run_id": run.info.run_id, "version": version, "model_uri": info.model_uri,
@@ -247,7 +282,18 @@ def ui_metrics(metrics: dict[str, dict]) -> dict[str, float]:
 
 
 def input_example(schema: Schema) -> pd.DataFrame:
-    """A made-up input row (never a council's): a child with nothing recorded, every input 0 in its declared type."""
+    """A made-up input row (never a council's): a child with nothing recorded, every input 0 in its declared type.
+
+    Parameters
+    ----------
+    schema : Schema
+        The signature's inputs.
+
+    Returns
+    -------
+    DataFrame
+        One row, the schema's columns in order, int64 for `long`, bool for `boolean`, float64 otherwise.
+    """
     zero = {"long": 0, "boolean": False}
     return pd.DataFrame([{spec.name: zero.get(spec.type.name, 0.0) for spec in schema.inputs}]).astype(
         {spec.name: {"long": "int64", "boolean": "bool"}.get(spec.type.name, "float64") for spec in schema.inputs})
@@ -262,7 +308,7 @@ def _log_model(result: Any, model_dir: Path, *, tags: dict[str, str], table_samp
     write_json({**json.loads((model_dir / META_FILE).read_text(encoding="utf-8")), **tags}, model_dir / META_FILE)
     sig = signature(table_sample, result.feature_names)
     return mlflow.pyfunc.log_model(
-        name="model", python_model=str(PYFUNC_CODE), artifacts={MODEL_ARTIFACT: str(model_dir)},
+        name="model", python_model=str(PYFUNC_CODE), artifacts={PYFUNC_ARTIFACT: str(model_dir)},
         signature=sig, input_example=input_example(sig.inputs), registered_model_name=registered_name,
         pip_requirements=_requirements(),
     )
@@ -273,3 +319,43 @@ def _requirements() -> list[str]:
 
     return [f"{pkg}=={version(pkg)}" for pkg in ("mlflow", "lightgbm", "pandas", "numpy", "scikit-learn")]
 
+
+
+PREDICTIONS_ARTIFACT = "predictions/test_predictions.parquet"  # where runs logged before minimisation kept them
+
+
+def read_test_predictions(client: Any, run_id: str, *, columns: list[str] | None = None) -> pd.DataFrame:
+    """A training run's test-period predictions: from the protected folder beside the store (`training.protected`),
+    or, for a run logged before predictions left the tracking store, its MLflow artifact.
+
+    Parameters
+    ----------
+    client : MlflowClient
+        A client of the store that holds the run.
+    run_id : str
+        The training run.
+    columns : list of str, optional
+        Read only these columns.
+
+    Returns
+    -------
+    DataFrame
+        One row per child and as-of date of the test period.
+    """
+    from training.protected import predictions_path
+
+    key = client.get_run(run_id).data.tags.get(PREDICTIONS_KEY_TAG)
+    if key:
+        path = predictions_path(key, protected_root(client.tracking_uri))
+        if not path.is_file():
+            raise UpstreamError(f"run {run_id}: its test predictions are not at {path} (the protected folder of "
+                                f"this tracking store; see docs/training.md)")
+        return pd.read_parquet(path, columns=columns)
+    with tempfile.TemporaryDirectory(prefix="upstream-predictions-") as tmp:
+        try:
+            path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=PREDICTIONS_ARTIFACT,
+                                                       dst_path=tmp, tracking_uri=client.tracking_uri)
+        except Exception as exc:  # MLflow raises several types for a missing artifact
+            raise UpstreamError(f"run {run_id} has no test predictions (no {PREDICTIONS_KEY_TAG} tag, no "
+                                f"{PREDICTIONS_ARTIFACT}): {exc}") from exc
+        return pd.read_parquet(path, columns=columns)

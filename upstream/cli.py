@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -177,6 +178,9 @@ def import_cmd(
     typer.echo(f"{out}: {rep['children_written']:,} children, {rep['events_written']:,} events; extract date "
                f"{rep['extract_date']}, history start {rep['history_start']}")
     typer.echo(f"{refused:,} rows refused, {held:,} held back, {warnings:,} warnings: see {side}/report.md")
+    if rep.get("earliest_training_as_of"):
+        typer.echo(f"features: use as-of dates from {rep['earliest_training_as_of']} on (history start + 24 months), "
+                   f"e.g. upstream features --data {out} --from {rep['earliest_training_as_of']} ...")
 
 
 @app.command()
@@ -186,11 +190,16 @@ def train(
                        "Default: simulate the council in the config.")] = None,
     config: ConfigOption = None,
     tune: Annotated[bool, typer.Option("--tune", help="Bounded hyperparameter search on validation.")] = False,
+    scenario: Annotated[str | None, typer.Option(
+        "--scenario", help="Data-sharing scenario (config data_sharing.scenarios): use only the event types its "
+                           "agreements provide; the version is tagged with it. Default: every event type.")] = None,
 ) -> None:
     """Train LightGBM with temporal splits, evaluate against baselines (and the oracle), log to MLflow."""
     from training.pipeline import summary, train_from_directory, train_from_extract
 
     cfg = _config(config)
+    if scenario is not None:
+        cfg.data_sharing.event_types(scenario)  # an unknown name is refused before any slow step
 
     def say(msg: str) -> None:
         typer.echo(msg, err=True)
@@ -201,9 +210,9 @@ def train(
         t0 = time.perf_counter()
         extract, truth = _simulated(cfg)
         outcome = train_from_extract(extract, cfg, truth=truth, tune=tune, log=say,
-                                     load_seconds=time.perf_counter() - t0)
+                                     load_seconds=time.perf_counter() - t0, scenario=scenario)
     else:
-        outcome = train_from_directory(data, cfg, tune=tune, log=say)
+        outcome = train_from_directory(data, cfg, tune=tune, log=say, scenario=scenario)
     typer.echo(summary(outcome))
 
 
@@ -284,6 +293,48 @@ def score(
     typer.echo(summary(result, out))
 
 
+@app.command()
+def monitor(
+    out: Annotated[Path, typer.Option("--out", help="Directory for monitor.json, monitor.html and charts (kept "
+                                                    "between runs: it holds the trend and past runs' scores).")],
+    scores: Annotated[Path | None, typer.Option(
+        "--scores", help="The `upstream score` output to monitor (default: serving.scores_dir).")] = None,
+    data: Annotated[Path | None, typer.Option(
+        "--data", help="The extract (children.*, events.*). Default: simulate the council in the config.")] = None,
+    alias: Annotated[str, typer.Option(
+        "--alias", help="Model alias, used when the scores' manifest names no version.")] = "champion",
+    past: Annotated[list[Path] | None, typer.Option(
+        "--past", help="An earlier `upstream score` output to judge once its horizon has closed; repeat.")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Monitor a scoring run: feed health, drift, matured outcomes, decisions, fairness. Exit 1 on an alert."""
+    import features
+    from governance.monitoring import decisions_frame, exit_code, run_monitor, summary
+
+    cfg = _config(config)
+    scores_dir = scores if scores is not None else Path(cfg.serving.scores_dir)
+    if not (scores_dir / "scores.parquet").is_file():
+        raise UpstreamError(f"--scores {scores_dir}: no scores.parquet (run `upstream score --out {scores_dir}`)")
+    if data is not None and not data.is_dir():
+        raise UpstreamError(f"--data {data}: no such directory")
+    for p in past or []:
+        if not (p / "scores.parquet").is_file():
+            raise UpstreamError(f"--past {p}: no scores.parquet")
+    # the default data source: the council the config describes, simulated once the other flags are checked
+    extract = _simulated(cfg)[0] if data is None else features.load_extract(data, hubs=cfg.council.hub_names)
+    decisions = None
+    try:
+        from serving.web.data import Store
+
+        decisions = decisions_frame(Store(cfg.serving.database_url).all_decisions())
+    except Exception as exc:  # the serving database is optional here: monitoring runs without it
+        typer.echo(f"decisions: not read ({type(exc).__name__}: {exc})", err=True)
+    result = run_monitor(cfg, scores_dir=scores_dir, extract=extract, out=out, alias=alias, past=past or [],
+                         decisions=decisions, log=lambda msg: typer.echo(msg, err=True))
+    typer.echo(summary(result, out))
+    raise typer.Exit(exit_code(result))
+
+
 @app.command("features")
 def features_cmd(
     data: Annotated[Path, typer.Option("--data", help="Extract directory (children.*, events.*).")],
@@ -296,21 +347,45 @@ def features_cmd(
     extract_date: Annotated[str | None, typer.Option(
         help="The extract's date (YYYY-MM-DD): validation cut-off and label horizon limit. "
              "Default: the latest date in the extract.")] = None,
+    cluster: Annotated[str | None, typer.Option(
+        "--cluster", help="Build on the Dask cluster whose scheduler is at ADDRESS (e.g. tcp://host:8786); "
+                          "same table, built per partition of families (docs/scale.md).")] = None,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", help="Build on a local Dask cluster of N worker processes (1 thread each).")] = None,
+    scenario: Annotated[str | None, typer.Option(
+        "--scenario", help="Data-sharing scenario (config data_sharing.scenarios): only the event types its "
+                           "agreements provide. Default: every event type.")] = None,
     config: ConfigOption = None,
 ) -> None:
     """Build the point-in-time feature table: one row per child in the cohort per as-of date, with labels."""
     from core.io import write_parquet
     from features import build_features, feature_columns, load_extract
+    from features.scenario import restrict
     from features.timeline import parse_every, resolve_as_of
 
     cfg = _config(config)
+    if cluster is not None and workers is not None:
+        raise UpstreamError("give either --cluster ADDRESS or --workers N, not both")
+    if scenario is not None:
+        cfg.data_sharing.event_types(scenario)  # an unknown name is refused before loading anything
     ext_date = _parse_date(extract_date, "--extract-date")
     dates = [_parse_date(d, "--as-of") for d in as_of or []]
     extract = load_extract(data, hubs=cfg.council.hub_names, extract_date=ext_date)
+    if scenario is not None:
+        ext_date = ext_date if ext_date is not None else extract.last_date  # not moved by what the scenario drops
+        extract = restrict(extract, cfg, scenario)
     as_of_dates = resolve_as_of(extract, cfg, as_of=dates, start=_parse_date(from_date, "--from"),
                                 end=_parse_date(to_date, "--to"), every_months=parse_every(every),
                                 extract_date=ext_date)
-    table = build_features(extract, as_of_dates, cfg, extract_date=ext_date)
+    if cluster is not None or workers is not None:
+        from features.distributed import build_features_dask, dask_client
+
+        with dask_client(cluster, workers=workers or 2) as client:
+            n = len(client.nthreads())
+            typer.echo(f"building on {n} Dask worker{'s' if n != 1 else ''} ({cluster or 'local cluster'})")
+            table = build_features_dask(extract, as_of_dates, cfg, client=client, extract_date=ext_date)
+    else:
+        table = build_features(extract, as_of_dates, cfg, extract_date=ext_date)
     write_parquet(table, out)
     labelled = table["label"].notna()
     typer.echo(f"{len(table):,} rows ({table['child_id'].nunique():,} children) x "
@@ -346,11 +421,49 @@ def users_add(
     config: ConfigOption = None,
 ) -> None:
     """Create a user and print their token once (only its hash is stored)."""
+    cfg = _config(config)
+    token = _store(cfg).add_user(name, role, hub=hub, hubs=cfg.council.hub_names)
+    typer.echo(f"user '{name}' ({role}{', ' + hub if hub else ''}) created; the token expires in "
+               f"{cfg.security.token_days} days. Token (shown once, keep it secret):")
+    typer.echo(token)
+
+
+def _store(cfg: Config):  # -> serving.web.data.Store
     from serving.web.data import Store
 
+    return Store(cfg.serving.database_url, token_days=cfg.security.token_days)
+
+
+@users_app.command("list")
+def users_list(config: ConfigOption = None) -> None:
+    """Every user: role, hub, status (active, expired, revoked), dates and token fingerprint. No secrets."""
+    rows = _store(_config(config)).list_users()
+    if not rows:
+        typer.echo("no users")
+        return
+    cols = ["name", "role", "hub", "status", "created", "expires", "token"]
+    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in cols}
+    typer.echo("  ".join(c.ljust(widths[c]) for c in cols).rstrip())
+    for r in rows:
+        typer.echo("  ".join(str(r[c]).ljust(widths[c]) for c in cols).rstrip())
+
+
+@users_app.command("revoke")
+def users_revoke(name: Annotated[str, typer.Argument(help="The user whose token stops working now.")],
+                 config: ConfigOption = None) -> None:
+    """Revoke a user's token at once (their signed-in browser sessions end too)."""
+    _store(_config(config)).revoke_user(name)
+    typer.echo(f"user '{name}' revoked: their token and sessions no longer work")
+
+
+@users_app.command("rotate")
+def users_rotate(name: Annotated[str, typer.Argument(help="The user who gets a new token.")],
+                 config: ConfigOption = None) -> None:
+    """Give a user a new token (printed once); the old one stops working and their sessions end."""
     cfg = _config(config)
-    token = Store(cfg.serving.database_url).add_user(name, role, hub=hub, hubs=cfg.council.hub_names)
-    typer.echo(f"user '{name}' ({role}{', ' + hub if hub else ''}) created. Token (shown once, keep it secret):")
+    token = _store(cfg).rotate_token(name)
+    typer.echo(f"user '{name}': new token, expires in {cfg.security.token_days} days "
+               "(shown once, keep it secret; the old one no longer works):")
     typer.echo(token)
 
 
@@ -360,18 +473,34 @@ app.add_typer(audit_app, name="audit-log")
 
 @audit_app.command("export")
 def audit_export(
-    out: Annotated[Path, typer.Option("--out", help="File to write: .csv, or .jsonl for JSON lines.")],
+    out: Annotated[Path, typer.Option("--out", help="File to write: .csv, or .jsonl for JSON lines (its folder "
+                                                    "must exist).")],
     format: Annotated[str | None, typer.Option("--format", help="csv or jsonl (default: from --out).")] = None,
     config: ConfigOption = None,
 ) -> None:
     """Write the whole audit log (user, time, endpoint, ids returned) for an information-governance officer."""
-    from serving.web.data import Store
-
-    n = Store(_config(config).serving.database_url).export_audit(out, fmt=format)
+    n = _store(_config(config)).export_audit(out, fmt=format)
     typer.echo(f"{n:,} audit entries written to {out}")
+
+
+@audit_app.command("verify")
+def audit_verify(config: ConfigOption = None) -> None:
+    """Check the audit log's hash chain; exit 1 naming the first broken row if it was altered or cut."""
+    store = _store(_config(config))
+    check = store.verify_audit()
+    for warning in store.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    if not check.ok:
+        typer.echo(f"upstream: error: {check.text()}", err=True)
+        raise typer.Exit(1)
+    typer.echo(check.text())
+
 
 def main() -> None:
     """Console-script entry point: user mistakes end in one clear line and a non-zero exit."""
+    # Everything this process writes (lists, scores, the serving database, MLflow artifacts) is identifiable or
+    # derived from identifiable rows: files 0600 and folders 0700, whichever library creates them.
+    os.umask(0o077)
     try:
         rc = app(standalone_mode=False)
     except click.exceptions.ClickException as exc:

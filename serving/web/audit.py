@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from serving.web.auth import Principal
-from serving.web.data import Store
+from serving.web.data import READ, Store
 
 
 class UndeclaredDisclosure(RuntimeError):
@@ -38,18 +38,23 @@ class Disclosure:
         self.endpoint = endpoint
         self.family_ids: list[str] = []
         self.child_ids: list[str] = []
+        self.kind = READ
         self._outcome: str | None = None  # "shown" or "withheld"
 
-    def show(self, *, family_ids: Iterable[object] = (), child_ids: Iterable[object] = ()) -> None:
+    def show(self, *, family_ids: Iterable[object] = (), child_ids: Iterable[object] = (), kind: str = READ) -> None:
         """Record ids the response contains (call once or several times; an empty list is a read of nothing).
 
         Parameters
         ----------
         family_ids, child_ids : iterable
             Ids in the response; stored as strings, deduplicated and sorted in the log.
+        kind : str
+            `READ` (the council's records were shown), `POSTED` (ids the user sent in themselves, e.g. to
+            POST /api/score: never logged as a read of the council's records) or `DECIDED`.
         """
         self.family_ids += [str(f) for f in family_ids]
         self.child_ids += [str(c) for c in child_ids]
+        self.kind = kind
         self._outcome = "shown"
 
     def withhold(self) -> None:
@@ -74,4 +79,5 @@ class Disclosure:
             return
         if self._outcome is None:
             raise UndeclaredDisclosure(f"{self.endpoint}: the route returned without declaring what it showed")
-        store.log_access(self.principal, self.endpoint, family_ids=self.family_ids, child_ids=self.child_ids)
+        store.log_access(self.principal, self.endpoint, family_ids=self.family_ids, child_ids=self.child_ids,
+                         kind=self.kind)

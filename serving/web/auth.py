@@ -30,6 +30,12 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+def fingerprint(token: str) -> str:
+    """A token's first 12 hex digits of its hash: names a presented token in the security log and `users list`
+    without being usable as a credential."""
+    return hash_token(token)[:12]
+
+
 @dataclass(frozen=True)
 class Principal:
     """The user behind a request."""

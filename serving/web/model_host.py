@@ -3,7 +3,13 @@
 A background thread asks the registry every `reload_interval_seconds` which version the alias points at.
 On a change it loads the new version off to the side while requests keep using the old one, then swaps a
 single reference (an atomic assignment under the GIL), so no request ever sees half a model. If loading
-fails, the old model keeps serving and readiness reports the error until a load succeeds.
+fails, the old model keeps serving and readiness reports the error; a version that failed its load check is
+not tried again for `RETRY_UNLOADABLE_SECONDS` unless the alias moves.
+
+A model is proven loadable in a child process before this process loads it (`training.loadcheck`): a
+malformed booster.txt makes LightGBM abort whatever process loads it, and that must be the child, never the
+service. If the champion cannot be loaded at start-up, the service falls back to the last version that
+loaded here (remembered in the serving database) and says so in /health/ready (`fallback`).
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import logging
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +33,8 @@ log = logging.getLogger("upstream.serving")
 CARD_NAMES = ("model_card.md",)
 AUDIT_NAMES = ("audit.json",)
 CHART_SUFFIX = ".png"
+# A version that failed its load check in a child process is not tried again for this long (unless the alias moves).
+RETRY_UNLOADABLE_SECONDS = 600.0
 
 
 @dataclass(frozen=True)
@@ -60,6 +69,10 @@ class Champion:
         return str(self.model.version)
 
 
+class ModelUnloadable(Exception):
+    """The version failed its load check in a child process (checksums, load, smoke prediction)."""
+
+
 class ChampionLoader(Protocol):
     """Where models come from: the registry in production, a fake in tests."""
 
@@ -90,9 +103,13 @@ class MlflowChampionLoader:
                 return None
 
     def load(self, version: str) -> Champion:
+        from training.loadcheck import check_loadable
         from training.registry import KEY_METRICS, load_version
         from training.tracking import using_store
 
+        check = check_loadable(version, name=self.name, tracking_uri=self.tracking_uri)  # a crash kills the child
+        if not check.ok:
+            raise ModelUnloadable(check.detail)
         model = load_version(version, name=self.name, tracking_uri=self.tracking_uri)
         metrics: dict[str, float] = {}
         card = audit = None
@@ -141,16 +158,25 @@ class HostStatus:
     last_check: str | None
     error: str | None  # the last failed load (the old model, if any, keeps serving)
     failed_version: str | None
+    fallback: str | None = None  # serving an older version because the champion cannot load
 
 
 class ModelHost:
-    """Holds the current model and swaps it when the champion alias moves."""
+    """Holds the current model and swaps it when the champion alias moves.
 
-    def __init__(self, loader: ChampionLoader, *, interval_seconds: float = 30.0) -> None:
+    `remember(version)` is called after every successful load and `last_loaded()` gives the version to fall
+    back to at start-up (the service keeps it in its database)."""
+
+    def __init__(self, loader: ChampionLoader, *, interval_seconds: float = 30.0,
+                 remember: Callable[[str], None] | None = None,
+                 last_loaded: Callable[[], str | None] | None = None) -> None:
         self.loader, self.interval = loader, float(interval_seconds)
+        self.remember, self.last_loaded = remember, last_loaded
         self._champion: Champion | None = None
         self._error: str | None = None
         self._failed_version: str | None = None
+        self._fallback: str | None = None
+        self._retry_after = 0.0
         self._last_check: str | None = None
         self._lock = threading.Lock()  # one reload at a time; readers never take it
         self._stop = threading.Event()
@@ -163,7 +189,8 @@ class ModelHost:
     def status(self) -> HostStatus:
         m = self._champion
         return HostStatus(version=m.version if m else None, loaded_at=m.loaded_at if m else None,
-                          last_check=self._last_check, error=self._error, failed_version=self._failed_version)
+                          last_check=self._last_check, error=self._error, failed_version=self._failed_version,
+                          fallback=self._fallback)
 
     def check(self) -> bool:
         """Ask the registry once; load and swap if the champion moved. Returns True if the model changed."""
@@ -181,19 +208,51 @@ class ModelHost:
                 return False
             current = self._champion.version if self._champion else None
             if version == current:
-                self._error = self._failed_version = None
+                self._error = self._failed_version = self._fallback = None
                 return False
+            if version == self._failed_version and time.monotonic() < self._retry_after:
+                return False  # failed its load check: not again for a while (each try costs a child process)
             try:
                 new = self.loader.load(version)  # off to the side: requests still use the old model
             except Exception as exc:
                 self._failed_version = version
-                self._error = f"version {version} failed to load: {type(exc).__name__}: {str(exc)[:300]}"
+                # a model that failed its check in the child is bad until the alias moves; anything else may be
+                # passing (a registry hiccup), tried again at the next poll
+                unloadable = isinstance(exc, ModelUnloadable)
+                self._retry_after = time.monotonic() + (RETRY_UNLOADABLE_SECONDS if unloadable else 0.0)
+                reason = str(exc)[:300] if unloadable else f"{type(exc).__name__}: {str(exc)[:300]}"
+                self._error = f"version {version} failed to load: {reason}"
                 log.error("hot reload: %s; still serving version %s", self._error, current)
+                if self._champion is None:
+                    self._fall_back(version)
                 return False
-            self._champion = new  # the swap
-            self._error = self._failed_version = None
-            log.info("hot reload: now serving version %s (was %s)", version, current)
+            self._swap(new, was=current)
             return True
+
+    def _swap(self, new: Champion, *, was: str | None) -> None:
+        self._champion = new  # the swap
+        self._error = self._failed_version = self._fallback = None
+        log.info("now serving version %s (was %s)", new.version, was)
+        if self.remember is not None:
+            try:
+                self.remember(new.version)
+            except Exception:  # the model serves even if the note cannot be written
+                log.exception("cannot record the loaded version")
+
+    def _fall_back(self, failed: str) -> None:
+        """At start-up, with no model at all: serve the last version that loaded here, if it still does."""
+        previous = self.last_loaded() if self.last_loaded is not None else None
+        if previous is None or previous == failed:
+            return
+        try:
+            champion = self.loader.load(previous)
+        except Exception as exc:
+            log.error("fallback to version %s failed too: %s", previous, str(exc)[:300])
+            return
+        self._champion = champion
+        self._fallback = (f"the champion (version {failed}) cannot be loaded; serving version {previous}, "
+                          "the last version that loaded")
+        log.critical(self._fallback)
 
     def start(self) -> None:
         """Load now (without failing if there is no model yet) and poll in a daemon thread."""

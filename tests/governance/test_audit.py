@@ -9,6 +9,7 @@ import pytest
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
+from core.config import Config, parse_config
 from core.errors import UpstreamError
 from governance import EarlyHelpCounts, audit_predictions, audit_version, early_help_from_extract
 from tests.helpers.audit import make_config, make_predictions
@@ -17,6 +18,13 @@ from training.registry import PromotionRefused, promote
 from training.tracking import log_training
 
 OUTPUTS = {"audit.json", "audit.html", "model_card.md", "transparency_record.md"}
+
+
+def run_config() -> Config:
+    """Here the run step is under test (MLflow, files, tags), not the groups: three groups keep it quick."""
+    data = small_config().model_dump(mode="json")
+    data["fairness"].update(groups=["sex", "hub", "previously_known"], intersections=[])
+    return parse_config(data)
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +39,7 @@ def store(tmp_path_factory, feature_table, fitted_result):
 
 def test_audit_version_logs_outputs_and_sets_the_verdict_tag(store, tmp_path) -> None:
     uri, logged = store
-    result, name, version = audit_version(small_config(), tmp_path / "out", alias="challenger", replicates=10,
+    result, name, version = audit_version(run_config(), tmp_path / "out", alias="challenger", replicates=10,
                                           tracking_uri=uri)
     assert (name, version) == ("upstream-risk", logged["version"])
     assert {p.name for p in (tmp_path / "out").iterdir()} == OUTPUTS
@@ -76,7 +84,7 @@ def test_cli_audit(store, tmp_path, monkeypatch) -> None:
     cfg_path = tmp_path / "config.yaml"
     import yaml
 
-    cfg_path.write_text(yaml.safe_dump(small_config().model_dump(mode="json")))
+    cfg_path.write_text(yaml.safe_dump(run_config().model_dump(mode="json")))
     out = CliRunner().invoke(app, ["audit", "--version", logged["version"], "--out", str(tmp_path / "cli"),
                                    "--replicates", "5", "--config", str(cfg_path)])
     assert out.exit_code == 0, out.output

@@ -192,3 +192,22 @@ def test_end_to_end_simulate_train_score(tmp_path: Path) -> None:
     for hub in config.council.hubs:
         listed = pd.read_csv(tmp_path / "scores" / "lists" / f"{hub.name}.csv")
         assert len(listed) >= min(hub.capacity, (result.families["hub"] == hub.name).sum())
+
+
+def test_a_data_source_is_called_only_after_the_cheap_checks(tmp_path: Path, s_model: RiskModel,
+                                                             s_config: Config) -> None:
+    """The CLI passes a function that simulates the council when no --data is given: a user mistake is reported
+    before that slow step, and the library never simulates by itself."""
+    from features import load_extract
+
+    calls: list[int] = []
+
+    def source():
+        calls.append(1)
+        return load_extract(TINY, hubs=s_config.council.hub_names)
+
+    with pytest.raises(UpstreamError, match="is not a month end"):
+        run_score(s_config, out=tmp_path / "bad", data=source, model=s_model, as_of=pd.Timestamp("2016-12-15"))
+    assert calls == []
+    result = run_score(s_config, out=tmp_path / "out", data=source, model=s_model, as_of=pd.Timestamp("2016-04-30"))
+    assert calls == [1] and result.manifest["as_of"] == "2016-04-30"

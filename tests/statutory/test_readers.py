@@ -146,3 +146,28 @@ def test_partner_feed_rows_refused_held_and_mapped(samples):
     q = res.quarantine["partner_events_partner_events"]
     assert list(q["row"]) == [5, 6, 7]
     assert "PARTNER-DATE" in q.iloc[2]["reasons"] and "PARTNER-KEY" in q.iloc[2]["reasons"]
+
+
+def test_formats_not_sharing_one_id_scheme_stop_the_import(samples):
+    import pytest
+
+    from statutory import ImportError_
+
+    keys = [f"K{i}" for i in range(25)]
+    (samples / "h.csv").write_text("CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB\n"
+                                   + "".join(f"{k},1,01/02/2010,WBRI,,,\n" for k in keys))
+    (samples / "e.csv").write_text("CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,REASON_PLACE_CHANGE,"
+                                   "HOME_POST,PL_POST,URN\n")
+    kids = "".join(f"<Child><ChildIdentifiers><LAchildID>{k}</LAchildID><PersonBirthDate>2011-0{1 + i % 9}-15"
+                   "</PersonBirthDate><GenderCurrent>1</GenderCurrent></ChildIdentifiers><ChildCharacteristics>"
+                   "<Ethnicity>WBRI</Ethnicity></ChildCharacteristics><CINdetails><CINreferralDate>2019-06-01"
+                   "</CINreferralDate><ReferralSource>6</ReferralSource></CINdetails></Child>"
+                   for i, k in enumerate(keys))
+    (samples / "cin.xml").write_text(f"<Message><Header><CollectionDetails><ReferenceDate>2020-03-31</ReferenceDate>"
+                                     f"</CollectionDetails></Header><Children>{kids}</Children></Message>")
+    write_residence(samples / "residence.csv", keys)
+    m = write_manifest(samples / "m.yaml", residence="residence.csv",
+                       ssda903=[{"year": 2020, "files": {"header": "h.csv", "episodes": "e.csv"}}],
+                       cin_census=[{"year": 2020, "file": "cin.xml"}])
+    with pytest.raises(ImportError_, match="do not share one child ID scheme"):
+        run(m)

@@ -10,6 +10,12 @@ from typer.testing import CliRunner
 from core.config import load_config
 
 
+def features_of(config):
+    from features import feature_columns
+
+    return feature_columns(config)
+
+
 @pytest.mark.slow
 def test_train_cli_on_a_small_simulated_council(tmp_path, monkeypatch) -> None:
     synthetic = pytest.importorskip("synthetic")
@@ -30,8 +36,10 @@ def test_train_cli_on_a_small_simulated_council(tmp_path, monkeypatch) -> None:
 
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     mv = client.get_model_version("upstream-risk", "1")
-    path = client.download_artifacts(mv.run_id, "predictions/test_predictions.parquet", str(tmp_path))
-    pred = pd.read_parquet(path)
+    from training.protected import KEY_TAG, predictions_path
+    from training.tracking import protected_root
+
+    pred = pd.read_parquet(predictions_path(client.get_run(mv.run_id).data.tags[KEY_TAG], protected_root(uri)))
     assert {"child_id", "family_id", "as_of", "label", "probability", "margin", "p_true", "ethnic_group",
             "previously_known"} <= set(pred.columns)
     assert pred["label"].notna().all() and pred["p_true"].notna().all()
@@ -42,6 +50,12 @@ def test_train_cli_on_a_small_simulated_council(tmp_path, monkeypatch) -> None:
     dates = training_grid(extract, config)
     assert dates[-1] + pd.DateOffset(months=12) <= extract.last_date
     assert mv.tags["data_fingerprint"] == extract.fingerprint()
+    # the monitoring reference (aggregates only) is stored beside the model
+    from training.reference import load_reference
+
+    reference = load_reference(mv.run_id, tracking_uri=uri)
+    assert reference is not None and set(reference["inputs"]) == set(features_of(config))
+    assert reference["test_as_of_dates"] == sorted({f"{d:%Y-%m-%d}" for d in pd.to_datetime(pred["as_of"])})
 
     listed = runner.invoke(app, ["models"])
     assert listed.exit_code == 0 and "challenger" in listed.output

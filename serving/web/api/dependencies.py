@@ -10,8 +10,9 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from core.config import Config
+from serving.web.api.security import TOKEN_KEY, USER_KEY, Throttle
 from serving.web.audit import Disclosure
-from serving.web.auth import AccessDenied, NotAuthenticated, Principal
+from serving.web.auth import AccessDenied, NotAuthenticated, Principal, fingerprint
 from serving.web.data import Scores, ScoresRepository, Store
 from serving.web.model_host import Champion, ModelHost
 
@@ -24,6 +25,8 @@ class AppState:
     store: Store
     host: ModelHost
     scores: ScoresRepository
+    throttle: Throttle
+    audit_check: object = None  # serving.web.data.ChainCheck at start-up
 
 
 def get_state(request: Request) -> AppState:
@@ -35,13 +38,16 @@ State = Annotated[AppState, Depends(get_state)]
 _bearer = HTTPBearer(auto_error=False, description="A token from `upstream users add`.")
 
 
-def current_user(state: State, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-                 ) -> Principal:
+def current_user(request: Request, state: State,
+                 credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise NotAuthenticated("authentication required: send 'Authorization: Bearer <token>'")
-    principal = state.store.principal_for_token(credentials.credentials)
+    # who is asking, for the security log if the request is refused (the fingerprint is not a credential)
+    setattr(request.state, TOKEN_KEY, fingerprint(credentials.credentials))
+    principal = state.store.principal_for_token(credentials.credentials)  # raises if revoked or expired
     if principal is None:
-        raise NotAuthenticated("the token is not valid (unknown or revoked)")
+        raise NotAuthenticated("the token is not valid (no user holds it)")
+    setattr(request.state, USER_KEY, principal.name)
     return principal
 
 
@@ -85,7 +91,22 @@ CurrentChampion = Annotated[Champion, Depends(current_champion)]
 
 def disclosure(request: Request, state: State, user: User) -> Iterator[Disclosure]:
     """The audit log's choke point for the API (serving/web/audit.py): every route that returns child or family
-    ids takes this; the row is written when the route returns, before the response is sent."""
+    ids takes this; the row is written when the route returns, before the response is sent.
+
+    Parameters
+    ----------
+    request : Request
+        Names the endpoint ('GET /api/hubs/Northfield/list').
+    state : AppState
+        Holds the serving database.
+    user : Principal
+        The signed-in user.
+
+    Yields
+    ------
+    Disclosure
+        The route adds the ids it returns.
+    """
     disclosed = Disclosure(user, f"{request.method} {request.url.path}")
     yield disclosed
     disclosed.close(state.store)  # not reached when the route raised: a refusal shows nothing

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 
+import anyio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -17,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.errors import UpstreamError, key_path
 from serving.web.api.schemas import NOTICE
+from serving.web.api.security import REFUSAL_KEY
 from serving.web.auth import AccessDenied, NotAuthenticated
 
 log = logging.getLogger("upstream.serving")
@@ -35,6 +37,17 @@ class NotFound(InputProblem):
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message, [{"field": field, "message": message}], status_code=404)
+
+
+class OutOfScope(NotFound):
+    """An id that exists but belongs to another hub: answered exactly like one that does not exist (so a hub
+    lead cannot learn which ids exist elsewhere), and recorded in the security log as a refusal."""
+
+
+def mark_refused(request: Request, exc: Exception) -> None:
+    """Tell the security-log middleware that this (404) answer was a refusal."""
+    if isinstance(exc, OutOfScope):
+        setattr(request.state, REFUSAL_KEY, "out_of_scope")
 
 
 def field_path(loc: tuple | list) -> str:
@@ -84,7 +97,8 @@ def install(app: FastAPI) -> None:
         return JSONResponse(body(_summary(errors), errors), status_code=422)
 
     @app.exception_handler(InputProblem)
-    async def _input_problem(_: Request, exc: InputProblem) -> JSONResponse:
+    async def _input_problem(request: Request, exc: InputProblem) -> JSONResponse:
+        mark_refused(request, exc)
         return JSONResponse(body(exc.detail, exc.errors), status_code=exc.status_code)
 
     @app.exception_handler(UpstreamError)
@@ -113,10 +127,14 @@ def install(app: FastAPI) -> None:
 
 
 class PayloadLimit:
-    """ASGI middleware: refuse a request body over `max_bytes` with 413, by Content-Length or while streaming."""
+    """ASGI middleware: refuse a request body over `max_bytes` with 413 (by Content-Length, or counted while
+    reading a chunked body), and one that does not arrive whole within `timeout_seconds` with 408.
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app, self.max_bytes = app, max_bytes
+    The body is read here, then replayed to the app: a client that announces a large body and sends it slowly
+    (or never) holds a connection for at most the timeout, never for ever."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout_seconds: float = 10.0) -> None:
+        self.app, self.max_bytes, self.timeout = app, max_bytes, float(timeout_seconds)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -132,23 +150,25 @@ class PayloadLimit:
             if too_big:
                 await _reply(send, 413, self._body())
                 return
-        if declared is not None:
-            await self.app(scope, receive, send)  # the server stops reading at Content-Length
-            return
-        # No Content-Length (chunked): read the body here, up to the limit, then replay it to the app.
         chunks, seen = [], 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                return  # client went away
-            chunk = message.get("body", b"")
-            seen += len(chunk)
-            if seen > self.max_bytes:
-                await _reply(send, 413, self._body())
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
+        try:
+            with anyio.fail_after(self.timeout):
+                while True:
+                    message = await receive()
+                    if message["type"] != "http.request":
+                        return  # client went away
+                    chunk = message.get("body", b"")
+                    seen += len(chunk)
+                    if seen > self.max_bytes:
+                        await _reply(send, 413, self._body())
+                        return
+                    chunks.append(chunk)
+                    if not message.get("more_body", False):
+                        break
+        except TimeoutError:
+            await _reply(send, 408, body(f"request body: not received within {self.timeout:g} seconds"),
+                         close=True)
+            return
         replay = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
 
         async def replay_receive() -> Message:
@@ -161,8 +181,10 @@ class PayloadLimit:
                     [{"field": "body", "message": f"at most {self.max_bytes:,} bytes"}])
 
 
-async def _reply(send: Send, status: int, payload: dict) -> None:
+async def _reply(send: Send, status: int, payload: dict, *, close: bool = False) -> None:
     data = json.dumps(payload).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]})
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": data})

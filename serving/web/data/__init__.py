@@ -7,9 +7,13 @@ here, never from the private modules.
 """
 
 from serving.web.data._database import (
+    DECIDED,
     DECISIONS,
     MAX_REASON_CHARS,
+    POSTED,
+    READ,
     SESSION_HOURS,
+    ChainCheck,
     DecisionRecord,
     Store,
     make_engine,
@@ -24,9 +28,13 @@ from serving.web.data._scores import (
 )
 
 __all__ = [
+    "DECIDED",
     "DECISIONS",
     "MAX_REASON_CHARS",
+    "POSTED",
+    "READ",
     "SESSION_HOURS",
+    "ChainCheck",
     "DecisionRecord",
     "Family",
     "Scores",

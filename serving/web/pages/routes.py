@@ -15,13 +15,15 @@ from pydantic import ValidationError
 from serving.web.api.decisions.schemas import DecisionIn, DecisionKind
 from serving.web.api.decisions.service import record
 from serving.web.api.dependencies import AppState, get_state
-from serving.web.api.errors import InputProblem, NotFound
+from serving.web.api.errors import InputProblem, NotFound, mark_refused
 from serving.web.api.families import service as families
+from serving.web.api.governance.monitoring import chart_path, monitoring_summary
 from serving.web.api.governance.service import summary
 from serving.web.api.schemas import NOTICE
+from serving.web.api.security import REFUSAL_KEY, TOKEN_KEY, client_of
 from serving.web.audit import Disclosure
-from serving.web.auth import GOVERNANCE, HUB_LEAD, AccessDenied
-from serving.web.data import MAX_REASON_CHARS
+from serving.web.auth import GOVERNANCE, HUB_LEAD, AccessDenied, NotAuthenticated, fingerprint
+from serving.web.data import DECIDED, MAX_REASON_CHARS
 from serving.web.pages import session
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
@@ -74,6 +76,7 @@ def _guarded(request: Request, user: session.PageUser, fn: Callable[[], Response
         if isinstance(exc, AccessDenied):
             return _error(request, 403, str(exc), user)
         if isinstance(exc, InputProblem):
+            mark_refused(request, exc)
             return _error(request, exc.status_code, exc.detail, user)
         return _error(request, exc.status_code, str(exc.detail), user)
 
@@ -90,7 +93,20 @@ PageUser = Annotated[session.PageUser, Depends(_user)]
 
 
 def page_disclosure(request: Request, user: PageUser) -> Iterator[Disclosure]:
-    """The audit log's choke point for the pages (serving/web/audit.py), as `disclosure` is for the API."""
+    """The audit log's choke point for the pages (serving/web/audit.py), as `disclosure` is for the API.
+
+    Parameters
+    ----------
+    request : Request
+        Names the endpoint ('PAGE /hubs/Northfield', 'PAGE POST /families/F1/decisions').
+    user : PageUser
+        The signed-in browser's user (no session: the sign-in redirect).
+
+    Yields
+    ------
+    Disclosure
+        The page adds the ids it shows, or withholds on a refusal.
+    """
     method = "" if request.method == "GET" else f"{request.method} "
     disclosed = Disclosure(user.principal, f"PAGE {method}{request.url.path}")
     yield disclosed
@@ -143,9 +159,20 @@ def signin(request: Request, token: Annotated[str, Form(max_length=MAX_TOKEN_CHA
         session.set_cookie(response, request, session.SIGNIN_COOKIE, fresh, max_age=600)
         return response
 
+    state = _state(request)
+    locked = state.throttle.signin_locked_for(client_of(request.scope))
+    if locked > 0:
+        setattr(request.state, REFUSAL_KEY, "signin_locked")
+        return again(f"Too many failed sign-ins from here; try again in {int(locked // 60) + 1} minutes.", 429)
     if not expected or not csrf_token or not secrets.compare_digest(expected.encode(), csrf_token.encode()):
         return again("The sign-in form expired; please try again.", 403)
-    opened = _state(request).store.open_session(token.strip()) if token.strip() else None
+    token = token.strip()
+    if token:
+        setattr(request.state, TOKEN_KEY, fingerprint(token))
+    try:
+        opened = state.store.open_session(token) if token else None
+    except NotAuthenticated as exc:  # revoked or expired: say which
+        return again(f"That token cannot be used: {exc}.", 401)
     if opened is None:
         return again("That token is not valid.", 401)
     response = RedirectResponse("/", status_code=303)
@@ -241,7 +268,7 @@ def decide(family_id: str, request: Request, user: PageUser, disclosed: PageDisc
                 message = "A reason is required for this decision."
             return _family(request, state, user, family_id, disclosed, form=form, status=422, form_error=message)
         record(user.principal, _scores(state), state.store, family_id, payload)
-        disclosed.show(family_ids=[family_id])
+        disclosed.show(family_ids=[family_id], kind=DECIDED)
         return RedirectResponse(request.url_for("family_page", family_id=family_id).path + "?saved=1",
                                 status_code=303)
 
@@ -256,10 +283,12 @@ def governance_page(request: Request) -> Response:
         return _error(request, 403, "The governance dashboard is for governance, data scientists and admins.", user)
     champion = state.host.champion
     data = summary(state.store.all_decisions(), champion, threshold=state.config.fairness.small_cell_threshold,
-                   hubs=state.config.council.hub_names)
+                   hubs=state.config.council.hub_names,
+                   monitoring=monitoring_summary(state.config.monitoring.report_dir))
     charts = sorted(champion.charts) if champion else []
     return _render(request, "governance.html", user=user, data=data, charts=charts,
-                   tables=_audit_tables(data.audit))
+                   tables=_audit_tables(data.audit), audit_log=state.store.verify_audit(),
+                   audit_warnings=state.store.warnings)
 
 
 def _audit_tables(audit: dict | None) -> list[dict]:
@@ -292,6 +321,17 @@ def governance_chart(name: str, request: Request) -> Response:
     return FileResponse(path, media_type="image/png")
 
 
+@router.get("/governance/monitoring/{name}.png")
+def monitoring_chart(name: str, request: Request) -> Response:
+    user = _user(request)
+    if not user.principal.can_read_aggregates():
+        return _error(request, 403, "Monitoring is for governance, data scientists and admins.", user)
+    path = chart_path(_state(request).config.monitoring.report_dir, name)
+    if path is None:
+        return _error(request, 404, "No such chart.", user)
+    return FileResponse(path, media_type="image/png")
+
+
 def install(app: FastAPI) -> None:
     """Mount the pages and their exception handlers on the app."""
 
@@ -304,3 +344,7 @@ def install(app: FastAPI) -> None:
         return _error(request, 403, "The form's security token is missing or wrong; reload the page and retry.")
 
     app.include_router(router)
+    if app.state.upstream.config.security.api_docs:
+        from serving.web.pages import docs
+
+        docs.install(app)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from fastapi import Request, Response
 
+from serving.web.api.security import USER_KEY
 from serving.web.auth import Principal
 from serving.web.data import SESSION_HOURS, Store
 
@@ -56,6 +57,7 @@ def page_user(request: Request, store: Store) -> PageUser:
     if found is None:
         raise SignInRequired
     principal, csrf = found
+    setattr(request.state, USER_KEY, principal.name)  # for the security log, if the page is refused
     return PageUser(principal=principal, csrf=csrf, sid=sid)
 
 

@@ -94,6 +94,16 @@ def build_app(s_config: Config, s_model: RiskModel, scores_dir: Path) -> Callabl
     return build
 
 
+def serve_web(tmp_path: Path, config: Config, model: RiskModel, scores: Path) -> Iterator[Web]:
+    """A test app over a fresh database with another config (e.g. other security limits)."""
+    store, tokens = make_store(f"sqlite:///{tmp_path / 'serve.db'}", config)
+    host = ModelHost(StaticLoader(hosted(model)), interval_seconds=3600)
+    host.check()
+    app = create_app(config, store=store, host=host, scores=ScoresRepository(scores), start_reload=False)
+    with TestClient(app) as client:
+        yield Web(client=client, store=store, host=host, config=config, tokens=tokens)
+
+
 @pytest.fixture
 def web(tmp_path: Path, s_config: Config, build_app: Callable[[Path], AppParts]) -> Iterator[Web]:
     app, store, host, tokens = build_app(tmp_path / "serve.db")

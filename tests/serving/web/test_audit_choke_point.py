@@ -28,9 +28,11 @@ ID_FIELDS = frozenset({"family_id", "child_id", "family_ids", "child_ids"})
 NOT_IDENTIFIABLE = {
     ("GET", "/health/live"), ("GET", "/health/ready"), ("GET", "/api/model"), ("GET", "/api/governance/summary"),
     ("GET", "/"), ("GET", "/signin"), ("POST", "/signin"), ("POST", "/signout"), ("GET", "/governance"),
-    ("GET", "/governance/charts/{name}.png"),
-    ("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/docs/oauth2-redirect"), ("GET", "/redoc"),
+    ("GET", "/governance/charts/{name}.png"), ("GET", "/governance/monitoring/{name}.png"),
+    ("GET", "/openapi.json"),
 }
+# Interactive API docs, served only with security.api_docs (off by default): no identifiable row either.
+DOCS = {("GET", "/docs"), ("GET", "/docs/init.js"), ("GET", "/docs/assets/{name}")}
 
 
 def _calls(dependant: Dependant) -> Iterator[Any]:
@@ -80,7 +82,7 @@ def unwired(app: FastAPI) -> list[str]:
             key = (method, route.path)
             if wired(route):
                 continue
-            if key not in NOT_IDENTIFIABLE:
+            if key not in NOT_IDENTIFIABLE | DOCS:
                 problems.append(f"{method} {route.path}: not wired to the audit choke point (nor declared "
                                 "non-identifiable)")
             elif isinstance(route.original_route, APIRoute) and looks_identifiable(route):
@@ -163,3 +165,13 @@ def test_an_api_refusal_writes_no_row(web: Web, who: str) -> None:
     before = web.store.audit_count()
     r = web.client.get("/api/hubs/Northfield/list", headers=web.auth(who))
     assert r.status_code == 403 and web.store.audit_count() == before
+
+
+def test_docs_routes_when_enabled_show_no_ids(tmp_path, s_config, s_model, scores_dir) -> None:
+    from core.config import SecurityConfig
+    from tests.serving.web.conftest import serve_web
+
+    cfg = s_config.model_copy(update={"security": SecurityConfig(api_docs=True)})
+    for web in serve_web(tmp_path, cfg, s_model, scores_dir):
+        assert unwired(web.client.app) == []
+        assert {(m, r.path) for r in routes(web.client.app) for m in r.methods or ()} >= DOCS

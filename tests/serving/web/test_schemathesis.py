@@ -6,6 +6,8 @@ without. Bounded for the default suite; `-m slow` runs a longer one.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,8 +16,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis.generation import GenerationMode
 
-Web = Any
+from core.config import Config, SecurityConfig
+from tests.serving.web.conftest import Web, serve_web
+from training.model import RiskModel
+
 HEALTH = list(HealthCheck)
+
+
+@pytest.fixture
+def web(tmp_path: Path, s_config: Config, s_model: RiskModel, scores_dir: Path) -> Iterator[Web]:
+    """The app without throttling: thousands of generated bad requests from one client must reach the routes,
+    not a 429 from the security middleware (tested on its own in test_security_refusals.py)."""
+    cfg = s_config.model_copy(update={"security": SecurityConfig(failure_limit=10**9, signin_lockout_attempts=10**9)})
+    yield from serve_web(tmp_path, cfg, s_model, scores_dir)
 
 
 def _checker(strategy: Any, token: dict[str, str], mode: GenerationMode, max_examples: int) -> Any:

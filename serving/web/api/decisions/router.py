@@ -10,6 +10,7 @@ from serving.web.api.decisions.schemas import DecisionIn, DecisionRecorded
 from serving.web.api.decisions.service import record
 from serving.web.api.dependencies import CurrentScores, Disclosed, State, User
 from serving.web.api.schemas import ERROR_RESPONSES
+from serving.web.data import DECIDED
 
 router = APIRouter(prefix="/api", tags=["decisions"])
 
@@ -22,5 +23,5 @@ def decide(family_id: Annotated[str, Path(min_length=1, max_length=100)], body: 
     """Offered early help / not needed (reason) / already open to a service / disagree with the flag (reason).
     Shown on the list and the family page from then on."""
     decision = record(user, scores, state.store, family_id, body)
-    disclosed.show(family_ids=[family_id])
+    disclosed.show(family_ids=[family_id], kind=DECIDED)
     return DecisionRecorded(family_id=family_id, decision=decision)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from serving.web.api.errors import NotFound
+from serving.web.api.errors import NotFound, OutOfScope
 from serving.web.api.families.schemas import (
     ChildBrief,
     ChildDetail,
@@ -39,16 +39,40 @@ def check_hub(user: Principal, hub: str, hubs: tuple[str, ...]) -> None:
 
 
 def find_family(user: Principal, scores: Scores, family_id: str) -> Family:
+    """The family, if this user may see it. Another hub's family gets the same 404 and words as an unknown id
+    (a hub lead must not learn which ids exist elsewhere); only the security log tells them apart."""
+    if not user.can_read_identifiable():
+        raise AccessDenied(f"a {user.role} user sees aggregates only, never identifiable rows")
     family = scores.families.get(family_id)
+    message = f"family_id: '{family_id}' is not among the families you can see in the current scores"
     if family is None:
-        raise NotFound("family_id", f"family_id: '{family_id}' is not in the current scores")
+        raise NotFound("family_id", message)
     if not user.can_see_hub(family.hub):
-        raise AccessDenied(f"family {family_id} belongs to another hub than yours ({user.hub})")
+        raise OutOfScope("family_id", message)
     return family
 
 
 def hub_list(scores: Scores, store: Store, hub: str, disclosed: Disclosure, *, limit: int | None = None) -> HubList:
-    """The hub's listed families in rank order, with their latest decisions; the ids go to `disclosed`."""
+    """The hub's listed families in rank order, with their latest decisions.
+
+    Parameters
+    ----------
+    scores : Scores
+        The current scoring output: its lists.
+    store : Store
+        The serving database: each family's latest decision.
+    hub : str
+        A hub the caller may see (checked by `check_hub`).
+    disclosed : Disclosure
+        The request's audit record: the families and children listed are added to it.
+    limit : int or None
+        At most this many families.
+
+    Returns
+    -------
+    HubList
+        The API's answer.
+    """
     families = scores.by_hub.get(hub, [])[:limit]
     latest = store.decisions_for([f.family_id for f in families])
     out = [ListedFamily(rank=f.rank_in_hub, family_id=f.family_id, family_risk=f.family_risk, band=f.band,
@@ -65,7 +89,26 @@ def hub_list(scores: Scores, store: Store, hub: str, disclosed: Disclosure, *, l
 
 def family_detail(scores: Scores, store: Store, family: Family, disclosed: Disclosure, *, chart_url: str | None
                   ) -> FamilyDetail:
-    """One family with its children's largest contributions and decisions; the ids go to `disclosed`."""
+    """One family with its children's largest contributions and the decisions recorded on it.
+
+    Parameters
+    ----------
+    scores : Scores
+        The current scoring output: its explanations and charts.
+    store : Store
+        The serving database: every decision on the family.
+    family : Family
+        A family the caller may see (from `find_family`).
+    disclosed : Disclosure
+        The request's audit record: the family and its children are added to it.
+    chart_url : str or None
+        Where its waterfall chart is served, shown only if the chart exists.
+
+    Returns
+    -------
+    FamilyDetail
+        The API's answer.
+    """
     children = [ChildDetail(**child_summary(scores, c),
                             explanations=[Contribution(**e) for e in explanation_rows(scores, str(c.get("child_id")))])
                 for c in family.children]

@@ -35,3 +35,5 @@ class GovernanceSummary(Strict):
     small_cell_threshold: int
     suppression_rule: str
     decisions: DecisionTables
+    monitoring: dict | None = Field(default=None, description="the latest `upstream monitor` report's status, "
+                                    "alerts and trend (aggregates only); null before the first run")

@@ -81,12 +81,13 @@ def audit_summary(champion: Champion | None) -> dict | None:
     return {k: champion.audit[k] for k in AUDIT_KEYS if k in champion.audit}
 
 
-def summary(records: list[DecisionRecord], champion: Champion | None, *, threshold: int, hubs: tuple[str, ...]
-            ) -> GovernanceSummary:
+def summary(records: list[DecisionRecord], champion: Champion | None, *, threshold: int, hubs: tuple[str, ...],
+            monitoring: dict | None = None) -> GovernanceSummary:
     verdict = "not audited"
     if champion is not None:
         verdict = str(champion.model.tags.get("fairness_verdict") or (champion.audit or {}).get("verdict") or verdict)
     return GovernanceSummary(model_version=champion.version if champion else None, fairness_verdict=verdict,
                              audit=audit_summary(champion), small_cell_threshold=threshold,
                              suppression_rule=RULE.format(t=threshold),
-                             decisions=decision_tables(latest_decisions(records), threshold=threshold, hubs=hubs))
+                             decisions=decision_tables(latest_decisions(records), threshold=threshold, hubs=hubs),
+                             monitoring=monitoring)

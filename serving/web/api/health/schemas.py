@@ -17,8 +17,12 @@ class Readiness(Strict):
     model_loaded_at: str | None
     last_registry_check: str | None
     reload_error: str | None = Field(description="the last failed load; the previous model keeps serving")
+    fallback: str | None = Field(None, description="set when the champion cannot be loaded and an older version "
+                                                   "(the last that loaded) is serving instead")
     scores_as_of: str | None
     scores_error: str | None
+    audit_log_intact: bool | None = Field(None, description="the audit log's hash chain at start-up (None: not "
+                                                                "checked yet); see the governance page")
     notice: str = NOTICE
 
 

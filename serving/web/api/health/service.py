@@ -15,8 +15,9 @@ def readiness(state: AppState) -> Readiness:
     st = state.host.status()
     scores = state.scores.scores
     return Readiness(ready=st.version is not None, model_version=st.version, model_loaded_at=st.loaded_at,
-                     last_registry_check=st.last_check, reload_error=st.error,
-                     scores_as_of=scores.as_of if scores else None, scores_error=state.scores.error)
+                     last_registry_check=st.last_check, reload_error=st.error, fallback=st.fallback,
+                     scores_as_of=scores.as_of if scores else None, scores_error=state.scores.error,
+                     audit_log_intact=getattr(state.audit_check, "ok", None))
 
 
 def model_info(champion: Champion) -> ModelInfo:

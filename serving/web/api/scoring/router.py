@@ -9,6 +9,7 @@ from serving.web.api.schemas import ERROR_RESPONSES
 from serving.web.api.scoring.schemas import ScoreRequest, ScoreResponse
 from serving.web.api.scoring.service import score_request
 from serving.web.auth import HUB_LEAD, AccessDenied
+from serving.web.data import POSTED
 
 router = APIRouter(prefix="/api", tags=["scoring"])
 
@@ -25,6 +26,8 @@ def score(req: ScoreRequest, state: State, user: IdentifiableUser, champion: Cur
         if others:
             raise AccessDenied(f"a hub lead for {user.hub} cannot score families of {', '.join(others)}")
     result = score_request(req, champion.model, state.config)
+    # The ids came from the user, not from the council's records: logged as posted, never as a read of them.
     disclosed.show(family_ids=[result.family_id],
-                   child_ids=[c.child_id for c in result.children] + [c.child_id for c in result.not_scored])
+                   child_ids=[c.child_id for c in result.children] + [c.child_id for c in result.not_scored],
+                   kind=POSTED)
     return result

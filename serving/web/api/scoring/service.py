@@ -19,6 +19,7 @@ from core.contract import TABLES
 from features import build_features
 from features.cohort import outside_cohort
 from features.loaders import Extract, RawTable
+from features.scenario import parse_feeds, restrict_to_feeds
 from features.timeline import month_end_on_or_before
 from features.validation import MAX_ROWS_SHOWN, validate_raw
 from serving.scoring import score_family
@@ -85,6 +86,8 @@ def score_request(req: ScoreRequest, model: RiskModel, config: Config, *,
                   today: pd.Timestamp | None = None) -> ScoreResponse:
     today = pd.Timestamp(today if today is not None else pd.Timestamp.today()).normalize()
     extract = check_contract(req, config.council.hub_names, today)
+    if "feeds" in model.tags:  # a scenario model sees only the partner feeds it was trained on, as in batch scoring
+        extract = restrict_to_feeds(extract, parse_feeds(model.tags["feeds"]))
     as_of = pd.Timestamp(req.as_of) if req.as_of is not None else month_end_on_or_before(today)
     table = build_features(extract, [as_of], config, extract_date=today)
     built = set(table.columns)
