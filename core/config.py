@@ -220,6 +220,9 @@ class MonitoringConfig(_Frozen):
     psi_bins: Annotated[int, Field(ge=2)] = 10
     psi_watch: Annotated[float, Field(gt=0.0)] = 0.1
     psi_alert: Annotated[float, Field(gt=0.0)] = 0.25
+    # An input whose rows outside its commonest reference bin (>= 20 expected) fall to a fifth: it fell silent
+    vanish_min_expected: Annotated[float, Field(gt=0.0)] = 20.0
+    vanish_ratio: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.2
     top_movers: PositiveInt = 10
     no_history_change: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.05  # absolute change in a hub's share
     bootstrap_replicates: PositiveInt = 200

@@ -63,10 +63,15 @@ def drift(cohort: pd.DataFrame, probability: np.ndarray, reference: dict[str, An
         cur = bin_shares(values, ref["edges"])
         ref_shares = seasonal["inputs"][name] if seasonal and name in seasonal["inputs"] else ref["shares"]
         value = psi(ref_shares, cur)
+        # PSI is blind to a sparse input falling silent (a 2% share going to 0 scores about 0.1): an input whose
+        # rows outside its commonest reference bin all but vanish is an alert too (a feed that stopped)
+        top = int(np.argmax(ref_shares))
+        ref_rest, cur_rest = 1.0 - float(ref_shares[top]), 1.0 - float(cur[top])
+        vanished = bool(ref_rest * len(values) >= mc.vanish_min_expected and cur_rest <= mc.vanish_ratio * ref_rest)
         rows.append({"feature": name, "label": feature_label(name), "psi": round(value, 4),
-                     "band": _band(value, config),
+                     "band": "alert" if vanished else _band(value, config), "vanished": vanished,
                      "reference_missing": round(float(ref_shares[-1]), 4), "current_missing": round(float(cur[-1]), 4)})
-    rows.sort(key=lambda r: (-r["psi"], r["feature"]))
+    rows.sort(key=lambda r: (not r["vanished"], -r["psi"], r["feature"]))
     score_cur = bin_shares(np.asarray(probability, dtype=np.float64), reference["score"]["edges"])
     score_psi = psi(seasonal["score"] if seasonal else reference["score"]["shares"], score_cur)
 
@@ -74,10 +79,12 @@ def drift(cohort: pd.DataFrame, probability: np.ndarray, reference: dict[str, An
     movers = rows[: mc.top_movers]
     hot = [r for r in rows if r["band"] == "alert"]
     if hot:
-        names = "; ".join(f"{r['label']} ({r['psi']:.2f})" for r in hot[:mc.top_movers])
+        names = "; ".join(f"{r['label']} ({'fell silent, ' if r['vanished'] else ''}PSI {r['psi']:.2f})"
+                          for r in hot[:mc.top_movers])
         more = f" and {len(hot) - mc.top_movers} more" if len(hot) > mc.top_movers else ""
         alerts.append({"kind": "input_drift", "subject": ", ".join(r["feature"] for r in hot),
-                       "message": f"{len(hot)} model input(s) moved (PSI >= {mc.psi_alert:g}): {names}{more}"})
+                       "message": f"{len(hot)} model input(s) moved (PSI >= {mc.psi_alert:g}, or fell silent): "
+                                  f"{names}{more}"})
     if score_psi >= mc.psi_alert:
         alerts.append({"kind": "score_drift", "subject": "score",
                        "message": f"the distribution of calibrated risk moved: PSI {score_psi:.2f} "

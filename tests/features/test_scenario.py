@@ -71,9 +71,10 @@ def test_features_of_a_scenario_see_nothing_of_the_feeds_it_lacks(tiny) -> None:
 
 
 def test_scoring_refuses_a_model_whose_feeds_the_extract_lacks(tmp_path, tiny) -> None:
-    from serving.scoring import ScoringModel, _scenario_extract
+    from serving.scoring import _scenario_extract
+    from training.model import RiskModel
 
-    model = ScoringModel(booster=None, calibrator=None, feature_names=[], version="3",
+    model = RiskModel(booster=None, calibrator=None, feature_names=[], version="3",
                          tags={"scenario": "police_schools_health", "feeds": "police,schools,health"})
     no_health = restrict_to_feeds(tiny, ("police", "schools"))
     with pytest.raises(Exception, match="scenario 'police_schools_health'.*does not have: health"):
