@@ -46,7 +46,8 @@ class LogisticBaseline:
         self.age_bands = age_bands
 
     def _design(self, X: pd.DataFrame) -> np.ndarray:
-        base = X[self.feature_names_].to_numpy(dtype=float)
+        """A new float64 array (the pipeline's steps modify it in place): the inputs, plus the age bands."""
+        base = _float64_copy(X[self.feature_names_])
         return np.hstack([base, age_band_indicators(X)]) if self.age_bands else base
 
     def fit(self, X: pd.DataFrame, y: np.ndarray) -> LogisticBaseline:
@@ -57,7 +58,7 @@ class LogisticBaseline:
         imputer = SimpleImputer(strategy="mean", add_indicator=True, keep_empty_features=True, copy=False)
         scaler = StandardScaler(copy=False)
         logistic = LogisticRegression(C=self.C, max_iter=self.max_iter)
-        Xt = imputer.fit_transform(_float64_copy(X))  # the float64 copy is freed once the imputed array exists
+        Xt = imputer.fit_transform(self._design(X))  # the float64 copy is freed once the imputed array exists
         Xt = scaler.fit_transform(Xt)
         logistic.fit(Xt, np.asarray(y, int))
         del Xt
@@ -65,7 +66,7 @@ class LogisticBaseline:
         return self
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        return self.pipeline_.predict_proba(_float64_copy(X[self.feature_names_]))[:, 1]
+        return self.pipeline_.predict_proba(self._design(X))[:, 1]
 
 
 def _float64_copy(X: pd.DataFrame) -> np.ndarray:

@@ -194,6 +194,11 @@ def fit_evaluate(table: pd.DataFrame, config: Config, *, feature_names: list[str
                                 "the model cannot be trained or evaluated")
     say(f"split: {split.describe()}")
     X = {name: block_matrix(table, feature_names, frame.pop("_row").to_numpy()) for name, frame in blocks.items()}
+    refit = None
+    if mc.deployment_refit:  # its rows' inputs are taken now: the table is freed below
+        refit_fit, refit_cal = refit_slices(refit_rows, config)
+        refit = (refit_fit, refit_cal, block_matrix(table, feature_names, refit_fit["_row"].to_numpy()),
+                 block_matrix(table, feature_names, refit_cal["_row"].to_numpy()))
     del table  # the training pipeline hands over its only reference: the full table is freed here
     y = {name: frame["label"].astype(int).to_numpy() for name, frame in blocks.items()}
     timings["prepare_seconds"] = time.perf_counter() - t0
@@ -236,7 +241,7 @@ def fit_evaluate(table: pd.DataFrame, config: Config, *, feature_names: list[str
     t4 = time.perf_counter()
     logistic = LogisticBaseline().fit(X["train"], y["train"])
     rule = ReferralRule().fit(X["train"])
-    practice = PracticeRule().fit(blocks["train"])
+    practice = PracticeRule().fit(X["train"])
     timings["baselines_seconds"] = time.perf_counter() - t4
 
     capacities = {h.name: h.capacity for h in config.council.hubs}
@@ -250,7 +255,7 @@ def fit_evaluate(table: pd.DataFrame, config: Config, *, feature_names: list[str
         prob = calibrate(margins[name])
         logit = logistic.predict_proba(X[name])
         rule_score = rule.score(X[name])
-        practice_score = practice.score(frame)
+        practice_score = practice.score(X[name])
         scorers = {"model": Scores(prob, prob, tiebreak=margins[name]),
                    "logistic": Scores(logit, logit),
                    "practice": Scores(practice_score),
@@ -297,10 +302,9 @@ def fit_evaluate(table: pd.DataFrame, config: Config, *, feature_names: list[str
     timings["evaluate_seconds"] = time.perf_counter() - t5
 
     deployment = None
-    if mc.deployment_refit:
+    if refit is not None:
         t6 = time.perf_counter()
-        deployment = refit_for_deployment(refit_rows, feature_names, params, rounds=model.best_iteration_,
-                                          config=config)
+        deployment = refit_for_deployment(*refit, params, rounds=model.best_iteration_, config=config)
         timings["refit_seconds"] = time.perf_counter() - t6
         say(f"deployment refit: {deployment.rows['fit']:,} rows over {len(deployment.dates)} as-of dates "
             f"{deployment.dates[0]:%Y-%m-%d}..{deployment.dates[-1]:%Y-%m-%d}, {model.best_iteration_} rounds; "
@@ -341,26 +345,31 @@ def family_reliability(frame: pd.DataFrame, probability: np.ndarray, calibrator:
     return out
 
 
-def refit_for_deployment(rows: pd.DataFrame, feature_names: list[str], params: dict[str, Any], *, rounds: int,
-                         config: Config) -> DeploymentFit:
-    """Refit on every labelled date of the evaluation with the chosen settings and rounds; calibrate (child and
-    family level) on a held-out share of families (`model.refit_calibration_share`), chosen by a hash of the
-    family id so a family's children and dates are all on one side."""
-    mc = config.model
+def refit_slices(rows: pd.DataFrame, config: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The deployment refit's fit and calibration rows: a held-out share of families
+    (`model.refit_calibration_share`), chosen by a hash of the family id so a family's children and dates are all
+    on one side."""
     rows = rows.sort_values(["as_of", "child_id"], kind="stable").reset_index(drop=True)
     fam_codes = pd.util.hash_array(rows["family_id"].astype(str).to_numpy(), categorize=True)
-    held_out = (fam_codes % 10_000) < int(round(mc.refit_calibration_share * 10_000))
+    held_out = (fam_codes % 10_000) < int(round(config.model.refit_calibration_share * 10_000))
     fit, cal = rows.loc[~held_out].reset_index(drop=True), rows.loc[held_out].reset_index(drop=True)
     if fit["label"].astype(int).sum() == 0 or cal["label"].astype(int).sum() == 0:
         raise UpstreamError("the deployment refit's fit or calibration slice has no positive labels")
-    model = LGBMRiskModel(params).fit_rounds(feature_matrix(fit, feature_names), fit["label"].astype(int).to_numpy(),
-                                             rounds=rounds)
-    margin = model.predict_margin(feature_matrix(cal, feature_names))
+    return fit, cal
+
+
+def refit_for_deployment(fit: pd.DataFrame, cal: pd.DataFrame, X_fit: pd.DataFrame, X_cal: pd.DataFrame,
+                         params: dict[str, Any], *, rounds: int, config: Config) -> DeploymentFit:
+    """Refit on every labelled date of the evaluation (`refit_slices`) with the chosen settings and rounds;
+    calibrate, child and family level, on the held-out families."""
+    mc = config.model
+    model = LGBMRiskModel(params).fit_rounds(X_fit, fit["label"].astype(int).to_numpy(), rounds=rounds)
+    margin = model.predict_margin(X_cal)
     y_cal = cal["label"].astype(int).to_numpy()
     calibrator = MarginCalibrator(mc.calibration).fit(margin, y_cal)
     fam = family_rows(cal, calibrator.transform(margin))
     calibrator.fit_family(fam["family_score"].to_numpy(), fam["label"].to_numpy())
-    dates = tuple(sorted(pd.Timestamp(d) for d in pd.unique(rows["as_of"])))
+    dates = tuple(sorted(pd.Timestamp(d) for d in pd.unique(pd.concat([fit["as_of"], cal["as_of"]]))))
     return DeploymentFit(model=model, calibrator=calibrator, dates=dates,
                          rows={"fit": len(fit), "calibration": len(cal)},
                          calibration={"fit_positives": float(fit["label"].astype(int).sum()),

@@ -15,9 +15,9 @@ from training.pipeline import training_grid
 
 HUBS = [{"name": "Northfield", "capacity": 3}, {"name": "Riverside", "capacity": 4},
         {"name": "Eastgate", "capacity": 2}]
-# A small simulated council (about 2,700 children ever resident, 2010-04..2017-03): big enough for ~30 entries to
+# A small simulated council (about 5,400 children ever resident, 2010-04..2017-03): big enough for ~30 entries to
 # care a year and a ROC-AUC well above chance, small enough to simulate and train on in seconds.
-SIM_CHILDREN = 1500
+SIM_CHILDREN = 3000
 SIM_SEED = 11
 
 
