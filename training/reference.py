@@ -205,8 +205,10 @@ def reference_from_training(extract: Any, result: Any) -> dict[str, Any]:
     features = result.test_features
     if features is None:
         raise ValueError("the training result holds no test features")
-    return build_reference(extract, test, features, test["probability"].to_numpy(dtype=np.float64),
-                           result.feature_names, result.config)
+    # the score the service will be watched on is the served model's (the deployment refit's, when there is one),
+    # not the evaluated model's: the refit's calibration differs, and scoring runs would read as drift
+    served = result.served_model().predict(features)["probability"].to_numpy(dtype=np.float64)
+    return build_reference(extract, test, features, served, result.feature_names, result.config)
 
 
 def log_reference(run_id: str, reference: dict[str, Any], *, tracking_uri: str | None = None) -> None:
