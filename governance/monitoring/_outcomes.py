@@ -73,29 +73,14 @@ def read_run(directory: str | Path) -> ScoringRun:
 
 # --- the list operating point ---------------------------------------------------------------------------------
 def listed_children(rows: pd.DataFrame, config: Config) -> np.ndarray:
-    """The serving list rule on child rows of one or more as-of dates: per as-of date and hub, a family is listed
-    when it ranks within the hub's capacity by family risk 1 - prod(1 - p) (ties by family_id) or reaches
-    `serving.list_probability_threshold`; a child is listed with its family. The family's hub is the most common
-    among its children. (The same rule as serving.lists.rank_families, which a test checks; it moves to
-    training's list operating point when that lands.)"""
-    p = np.clip(rows["probability"].to_numpy(dtype=np.float64), 0.0, 1 - 1e-12)
-    frame = pd.DataFrame({"as_of": pd.to_datetime(rows["as_of"]).to_numpy(), "family_id": rows["family_id"].to_numpy(),
-                          "hub": rows["hub"].astype(str).to_numpy(), "log1m": np.log1p(-p), "p": p})
-    fam = frame.groupby(["as_of", "family_id"], sort=True).agg(log1m=("log1m", "sum")).reset_index()
-    fam["risk"] = -np.expm1(fam["log1m"])
-    hub_n = frame.groupby(["as_of", "family_id", "hub"], sort=True).agg(n=("p", "size"), top=("p", "max")).reset_index()
-    hub_n = hub_n.sort_values(["as_of", "family_id", "n", "top"], ascending=[True, True, False, False], kind="stable")
-    fam = fam.merge(hub_n.drop_duplicates(["as_of", "family_id"])[["as_of", "family_id", "hub"]],
-                    on=["as_of", "family_id"])
-    fam = fam.sort_values(["as_of", "hub", "risk", "family_id"], ascending=[True, True, False, True], kind="stable")
-    fam["rank"] = fam.groupby(["as_of", "hub"], sort=False).cumcount() + 1
-    capacity = fam["hub"].map({h.name: h.capacity for h in config.council.hubs}).fillna(0).to_numpy()
-    fam["listed"] = (fam["rank"].to_numpy() <= capacity) | (fam["risk"].to_numpy()
-                                                            >= config.serving.list_probability_threshold)
-    key = pd.MultiIndex.from_frame(fam[["as_of", "family_id"]])
-    listed = pd.Series(fam["listed"].to_numpy(), index=key)
-    probe = pd.MultiIndex.from_arrays([frame["as_of"], frame["family_id"]])
-    return listed.reindex(probe).fillna(False).to_numpy(dtype=bool)
+    """The list operating point on child rows of one or more as-of dates (`training.operating_point`, the rule the
+    lists, training's metrics and the audit use): per as-of date and hub, the families within the hub's capacity by
+    family risk, or at `serving.list_probability_threshold`; a child is listed with its family."""
+    from training.operating_point import select_listed
+
+    return select_listed(rows, rows["probability"].to_numpy(dtype=np.float64),
+                         capacities={h.name: h.capacity for h in config.council.hubs},
+                         threshold=config.serving.list_probability_threshold)
 
 
 # --- figures with family-clustered intervals ------------------------------------------------------------------
