@@ -594,19 +594,9 @@ def _read_cin_details(col: Collected, det: ET.Element, child: str, year: int, ys
         col.cands.append(Cand("assessment", child, auth, start.isoformat(), 2, rec, sa, detail=detail))
     for p in _findall(det, "CINPlanDates"):
         sp = col.source("cin_census", name, "CINPlanDates", i, child)
-        start = parse_iso(_text(p, "CINPlanStartDate"))
-        end_t = _text(p, "CINPlanEndDate")
-        end = parse_iso(end_t)
-        if start is None:
-            sp.error("4010", "CIN plan start date missing or not a valid date")
-        elif start > ref:
-            sp.error("4010", "CIN plan start date is after the census ReferenceDate")
-        if end_t and end is None:
-            sp.error("4013", "CIN plan end date is not a valid date")
-        if end and not ys <= end <= ref:
-            sp.error("4013", "CIN plan end date does not fall within the census year")
-        if start and end and end < start:
-            sp.error("4011", "CIN plan end date is before its start")
+        start, end = _census_period(p, ("CINPlanStartDate", "CINPlanEndDate"), sp, ref=ref, year_start=ys,
+                                    what="CIN plan", codes=("4010", "4013", "4011"),
+                                    order="CIN plan end date is before its start")
         sp.fields = {"start": start, "end": end}
         if not sp.errors:
             col.cands.append(Cand("cin_plan", child, start, start.isoformat(), 2, rec, sp, end=end))
@@ -623,26 +613,38 @@ def _read_cin_details(col: Collected, det: ET.Element, child: str, year: int, ys
             col.cands.append(Cand("section_47", child, start, start.isoformat(), 2, rec, sq))
     for c in _findall(det, "ChildProtectionPlans"):
         sc = col.source("cin_census", name, "ChildProtectionPlans", i, child)
-        start = parse_iso(_text(c, "CPPstartDate"))
-        end_t = _text(c, "CPPendDate")
-        end = parse_iso(end_t)
+        start, end = _census_period(c, ("CPPstartDate", "CPPendDate"), sc, ref=ref, year_start=ys,
+                                    what="CP plan", codes=("8720", "8930", "8925"),
+                                    order="Child Protection Plan End Date earlier than Start Date")
         cat = ABUSE_MAP.get(_text(c, "InitialCategoryOfAbuse").upper())
-        if start is None:
-            sc.error("8720", "CP plan start date missing or not a valid date")
-        elif start > ref:
-            sc.error("8720", "CP plan start date is after the census ReferenceDate")
-        if end_t and end is None:
-            sc.error("8930", "CP plan end date is not a valid date")
-        if end and not ys <= end <= ref:
-            sc.error("8930", "CP plan end date does not fall within the census year")
-        if start and end and end < start:
-            sc.error("8925", "Child Protection Plan End Date earlier than Start Date")
         if cat is None:
             sc.error("8905", "Initial Category of Abuse code missing or invalid")
         before_referral(start, "1105", "The CP plan", sc)
         sc.fields = {"start": start, "end": end, "detail": cat}
         if not sc.errors:
             col.cands.append(Cand("cp_plan", child, start, start.isoformat(), 2, rec, sc, end=end, detail=cat))
+
+
+def _census_period(node: ET.Element, tags: tuple[str, str], src: Source, *, ref: dt.date, year_start: dt.date,
+                   what: str,
+                   codes: tuple[str, str, str], order: str) -> tuple[dt.date | None, dt.date | None]:
+    """A CIN census episode's start and end, with the DfE rules on them (start present and not after the census
+    ReferenceDate; end a date within the census year; end not before start), recorded on `src`."""
+    start_code, end_code, order_code = codes
+    start = parse_iso(_text(node, tags[0]))
+    end_t = _text(node, tags[1])
+    end = parse_iso(end_t)
+    if start is None:
+        src.error(start_code, f"{what} start date missing or not a valid date")
+    elif start > ref:
+        src.error(start_code, f"{what} start date is after the census ReferenceDate")
+    if end_t and end is None:
+        src.error(end_code, f"{what} end date is not a valid date")
+    if end and not year_start <= end <= ref:
+        src.error(end_code, f"{what} end date does not fall within the census year")
+    if start and end and end < start:
+        src.error(order_code, order)
+    return start, end
 
 
 def _factor_order(code: str) -> tuple[int, str]:
