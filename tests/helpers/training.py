@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import functools
+from pathlib import Path
 
 import pandas as pd
 import pytest
+from mlflow import MlflowClient
 
 from core.config import Config, parse_config
 from features import Extract, build_features, feature_columns
@@ -73,3 +77,21 @@ def config() -> Config:
 @pytest.fixture()
 def tracking_uri(tmp_path) -> str:
     return f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
+
+
+def passing_store(root: Path, versions: int) -> tuple[str, Path, MlflowClient]:
+    """A tracking store under `root` holding `versions` registered versions of the shared fit whose metrics pass
+    the promotion's metric gates (so a test can break one gate of its own)."""
+    from training.tracking import log_training
+
+    table, _ = production_table()
+    result = fitted()
+    metrics = copy.deepcopy(result.metrics)
+    for scorer, value in (("model", 0.4), ("logistic", 0.3), ("rule", 0.2)):
+        metrics["test"][scorer]["overall"]["pr_auc"] = value
+    metrics["test"]["model"]["overall"]["ece"] = 0.01
+    result = dataclasses.replace(result, metrics=metrics)
+    uri = f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"
+    for _ in range(versions):
+        log_training(result, table_sample=table.head(50), fingerprint="fp", tracking_uri=uri, plots=False)
+    return uri, root, MlflowClient(tracking_uri=uri, registry_uri=uri)

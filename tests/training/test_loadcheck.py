@@ -4,8 +4,6 @@ A version is now proven loadable in a child process (checksums, load, smoke pred
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 import json
 import os
 import subprocess
@@ -13,32 +11,19 @@ import sys
 from pathlib import Path
 
 import pytest
-from mlflow import MlflowClient
 
-from tests.helpers.training import small_config
+from tests.helpers.training import passing_store, small_config
 from training.checksums import CHECKSUM_TAG, file_sha256
 from training.loadcheck import check_loadable
 from training.registry import PromotionRefused, promote
-from training.tracking import log_training
 
 NAME = "upstream-risk"
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory, feature_table, fitted_result):
+def store(tmp_path_factory):
     """Four versions that pass the metric gates (each test breaks its own one)."""
-    table, _ = feature_table
-    result = fitted_result
-    metrics = copy.deepcopy(result.metrics)
-    for scorer, value in (("model", 0.4), ("logistic", 0.3), ("rule", 0.2)):
-        metrics["test"][scorer]["overall"]["pr_auc"] = value
-    metrics["test"]["model"]["overall"]["ece"] = 0.01
-    result = dataclasses.replace(result, metrics=metrics)
-    root = tmp_path_factory.mktemp("store")
-    uri = f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"
-    for _ in range(4):
-        log_training(result, table_sample=table.head(50), fingerprint="fp", tracking_uri=uri, plots=False)
-    return uri, root, MlflowClient(tracking_uri=uri, registry_uri=uri)
+    return passing_store(tmp_path_factory.mktemp("store"), 4)
 
 
 def model_files(store, version: str, name: str) -> list[Path]:

@@ -5,8 +5,6 @@ falls back to the last version that loaded, saying so in /health/ready."""
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 import json
 from pathlib import Path
 
@@ -17,10 +15,9 @@ from mlflow import MlflowClient
 from core.config import Config
 from serving.web.app import create_app
 from serving.web.data import ScoresRepository, Store
-from tests.helpers.training import fitted, production_table, small_config
+from tests.helpers.training import passing_store, small_config
 from training.checksums import CHECKSUM_TAG, file_sha256
 from training.registry import promote
-from training.tracking import log_training
 
 NAME = "upstream-risk"
 
@@ -28,19 +25,9 @@ NAME = "upstream-risk"
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, MlflowClient]:
     """Two registered versions that pass the metric gates; version 1 is promoted to champion."""
-    table, _ = production_table()
-    result = fitted()
-    metrics = copy.deepcopy(result.metrics)
-    for scorer, value in (("model", 0.4), ("logistic", 0.3), ("rule", 0.2)):
-        metrics["test"][scorer]["overall"]["pr_auc"] = value
-    metrics["test"]["model"]["overall"]["ece"] = 0.01
-    result = dataclasses.replace(result, metrics=metrics)
-    root = tmp_path_factory.mktemp("registry")
-    uri = f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"
-    for _ in range(2):
-        log_training(result, table_sample=table.head(50), fingerprint="fp", tracking_uri=uri, plots=False)
-    promote(small_config(), reason="first", version=1, tracking_uri=uri)
-    return uri, root, MlflowClient(tracking_uri=uri, registry_uri=uri)
+    store = passing_store(tmp_path_factory.mktemp("registry"), 2)
+    promote(small_config(), reason="first", version=1, tracking_uri=store[0])
+    return store
 
 
 def _corrupt_and_crown(registry: tuple[str, Path, MlflowClient], version: str) -> None:
