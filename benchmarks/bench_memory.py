@@ -14,51 +14,29 @@ import argparse
 import json
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
-
-import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from _council import DEFAULT_CACHE, cached_default_council  # noqa: E402
+from _sampler import GB, PeakSampler, process_rss  # noqa: E402
 
 from core.config import load_config  # noqa: E402
 from training.pipeline import train_from_directory  # noqa: E402
 
-GB = 1024 ** 3
 
-
-class StageSampler:
+class StageSampler(PeakSampler):
     """Peak RSS per stage; the stage is the first word(s) of the pipeline's latest log line."""
 
     def __init__(self, interval: float = 0.2) -> None:
-        self.interval = interval
         self.stage = "load"
-        self.peaks: dict[str, float] = {}
-        self._stop = threading.Event()
-        self._proc = psutil.Process()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            rss = self._proc.memory_info().rss
-            self.peaks[self.stage] = max(self.peaks.get(self.stage, 0), rss)
-            time.sleep(self.interval)
+        super().__init__(lambda: {self.stage: process_rss()}, interval)
 
     def say(self, msg: str) -> None:
-        print(f"  [{self._proc.memory_info().rss / GB:5.2f} GB] {msg}", flush=True)
+        print(f"  [{process_rss() / GB:5.2f} GB] {msg}", flush=True)
         self.stage = msg.split(":")[0].split("(")[0].strip()[:40]
-
-    def __enter__(self) -> StageSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 def main() -> None:

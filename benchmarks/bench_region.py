@@ -15,68 +15,34 @@ from __future__ import annotations
 
 import argparse
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pandas as pd
-import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _sampler import GB, PeakSampler, process_rss  # noqa: E402
+
 from core.config import load_config  # noqa: E402
 
-GB = 1024 ** 3
 
-
-class PeakRSS:
+def process_peak() -> PeakSampler:
     """This process's peak resident set size while the block runs (sampled)."""
-
-    def __init__(self, interval: float = 0.2) -> None:
-        self.interval, self.peak, self._stop = interval, 0, threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        proc = psutil.Process()
-        while not self._stop.is_set():
-            self.peak = max(self.peak, proc.memory_info().rss)
-            time.sleep(self.interval)
-
-    def __enter__(self) -> PeakRSS:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+    return PeakSampler(lambda: {"process": process_rss()})
 
 
-class WorkerPeaks:
+def worker_peaks(client) -> PeakSampler:
     """Each Dask worker's peak resident memory while the block runs (sampled through client.run)."""
 
-    def __init__(self, client, interval: float = 0.5) -> None:
-        self.client, self.interval, self.peaks = client, interval, {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+    def sample() -> dict[str, int]:
+        try:
+            return client.run(process_rss)
+        except Exception:  # a worker restarting between samples
+            return {}
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                now = self.client.run(lambda: psutil.Process().memory_info().rss)
-            except Exception:
-                now = {}
-            for worker, rss in now.items():
-                self.peaks[worker] = max(self.peaks.get(worker, 0), rss)
-            time.sleep(self.interval)
-
-    def __enter__(self) -> WorkerPeaks:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+    return PeakSampler(sample, interval=0.5)
 
 
 def main() -> None:
@@ -99,12 +65,12 @@ def main() -> None:
     dates = features.as_of_grid(extract, config)[-args.dates:]
     print(f"extract: {len(extract.children):,} children, {len(extract.events):,} events; {len(dates)} as-of dates "
           f"{dates[0]:%Y-%m-%d}..{dates[-1]:%Y-%m-%d}; loaded in {time.perf_counter() - t0:.0f}s; "
-          f"process {psutil.Process().memory_info().rss / GB:.2f} GB", flush=True)
+          f"process {process_rss() / GB:.2f} GB", flush=True)
 
     single = None
     if not args.skip_single:
-        base = psutil.Process().memory_info().rss
-        with PeakRSS() as peak:
+        base = process_rss()
+        with process_peak() as peak:
             t1 = time.perf_counter()
             single = features.build_features(extract, dates, config)
             wall = time.perf_counter() - t1
@@ -112,7 +78,7 @@ def main() -> None:
               f"(+{(peak.peak - base) / GB:.2f} GB over the loaded extract)", flush=True)
 
     with dask_client(workers=args.workers, memory_limit=args.memory_limit) as client:
-        with WorkerPeaks(client) as workers, PeakRSS() as peak:
+        with worker_peaks(client) as workers, process_peak() as peak:
             t2 = time.perf_counter()
             table = build_features_dask(extract, dates, config, client=client, n_partitions=args.partitions)
             wall = time.perf_counter() - t2
