@@ -926,6 +926,17 @@ def _read_list(col: Collected, n: int, table: str, body: list[list], idx: dict[s
                 _s.error("AA-DATE", f"'{AA_COLUMNS[k][0]}': not a date (DD/MM/YYYY, YYYY-MM-DD or a date cell)")
             return d
 
+        def dated_source(date_key: str, source_key: str, blank: str, unknown: tuple[str, str], _s=s):
+            """A contact's or referral's date (blank is an error) and source (blank is 'unknown', warned)."""
+            d = date(date_key)
+            src = value("source", source_key)
+            if d is None and not _s.errors:
+                _s.error("AA-DATE", blank)
+            if src is None and not _s.errors:
+                src = "unknown"
+                col.report.warn(*unknown, _s)
+            return d, src
+
         sex = value("gender", "gender")
         eth = value("ethnicity", "ethnicity")
         dob = date("dob")
@@ -939,13 +950,8 @@ def _read_list(col: Collected, n: int, table: str, body: list[list], idx: dict[s
             if "disability" in idx:
                 col.attrs.append(Attr(child, "disability", dis or "unknown", rank, s, "annex_a"))
         if n == 1:
-            d = date("contact_date")
-            src = value("source", "contact_source")
-            if d is None and not s.errors:
-                s.error("AA-DATE", "'date of contact' is blank")
-            if src is None and not s.errors:
-                src = "unknown"
-                col.report.warn("AA-SOURCE", "Contact source blank: 'unknown'", s)
+            d, src = dated_source("contact_date", "contact_source", "'date of contact' is blank",
+                                  ("AA-SOURCE", "Contact source blank: 'unknown'"))
             s.fields = {"date": d, "source": src}
             if not s.errors:
                 code = _source_code(cell("contact_source"))
@@ -960,13 +966,8 @@ def _read_list(col: Collected, n: int, table: str, body: list[list], idx: dict[s
             if not s.errors:
                 col.cands.append(Cand("early_help", child, d, d.isoformat(), 1, rec, s, end=e))
         elif n == 3:
-            d = date("referral_date")
-            src = value("source", "referral_source")
-            if d is None and not s.errors:
-                s.error("AA-DATE", "'date of referral' is blank")
-            if src is None and not s.errors:
-                src = "unknown"
-                col.report.warn("8866", "Source of referral is missing: 'unknown'", s)
+            d, src = dated_source("referral_date", "referral_source", "'date of referral' is blank",
+                                  ("8866", "Source of referral is missing: 'unknown'"))
             s.fields = {"date": d, "source": src}
             if not s.errors:
                 col.cands.append(Cand("referral", child, d, d.isoformat(), 1, rec, s, source=src))
