@@ -94,6 +94,25 @@ def build_features_dask(extract: Extract, as_of_dates: Sequence[pd.Timestamp], c
     The same DataFrame as `build_features(extract, as_of_dates, config, extract_date=extract_date)`: rows in
     (`as_of`, `child_id`) order, a fresh RangeIndex, identical columns, dtypes and values.
     """
+    import dask
+
+    table = feature_frame_dask(extract, as_of_dates, config, client=client, extract_date=extract_date,
+                               n_partitions=n_partitions)
+    with dask.config.set({"dataframe.convert-string": False}):
+        out = client.compute(table).result()
+    return _in_order(out, table._meta)
+
+
+def feature_frame_dask(extract: Extract, as_of_dates: Sequence[pd.Timestamp], config: Config, *,
+                       client: Any, extract_date: pd.Timestamp | None = None,
+                       n_partitions: int | None = None) -> Any:
+    """The feature table left on the cluster: a `dask.dataframe.DataFrame` with one partition per group of whole
+    families (a family's rows never split), each partition built by `build_features` on a worker and kept there.
+
+    What training and scoring on Dask read (`training.distributed`, `serving.distributed`); rows within a
+    partition are in (`as_of`, `child_id`) order, partitions in no particular order. Parameters as
+    `build_features_dask`.
+    """
     _require_dask()
     import dask
     import dask.dataframe as dd
@@ -119,11 +138,9 @@ def build_features_dask(extract: Extract, as_of_dates: Sequence[pd.Timestamp], c
     del pieces
     built = client.map(_build_piece, scattered, dates=dates, config=config, extract_date=extract_date,
                        pure=False)
-    # the partitions as one dask DataFrame: what a caller would persist or write per partition
+    # the partitions as one dask DataFrame, backed by the futures (the built pieces stay on their workers)
     with dask.config.set({"dataframe.convert-string": False}):
-        table = dd.from_delayed(built, meta=meta, verify_meta=False)
-        out = client.compute(table).result()
-    return _in_order(out, meta)
+        return dd.from_delayed(built, meta=meta, verify_meta=False)
 
 
 def _in_order(table: pd.DataFrame, meta: pd.DataFrame) -> pd.DataFrame:

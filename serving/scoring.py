@@ -96,7 +96,7 @@ class RankedChildren:
     and sorting a DataFrame would cost more than the model)."""
 
     order: np.ndarray  # the cohort's row positions in rank order
-    X: np.ndarray  # the feature matrix, rows in rank order
+    X: np.ndarray | None  # the feature matrix, rows in rank order (None when the margins were given)
     child_id: np.ndarray
     hub: np.ndarray
     age_years: np.ndarray  # float: whole years, NaN when unknown
@@ -105,7 +105,8 @@ class RankedChildren:
     rank_in_hub: np.ndarray
 
 
-def rank_children(model: RiskModel, cohort: pd.DataFrame, config: Config) -> RankedChildren:
+def rank_children(model: RiskModel, cohort: pd.DataFrame, config: Config, *, margin: np.ndarray | None = None
+                  ) -> RankedChildren:
     """Calibrated probability and raw margin for every cohort row, ranked within hub.
 
     Parameters
@@ -116,6 +117,9 @@ def rank_children(model: RiskModel, cohort: pd.DataFrame, config: Config) -> Ran
         Feature rows of one as-of date (`child_id`, `hub` or `hub_code`, the model's inputs).
     config : Config
         Gives the hub names.
+    margin : ndarray or None
+        The rows' raw margins when already computed elsewhere (by partition on a cluster); the cohort then
+        needs no model inputs, and `X` is None.
 
     Returns
     -------
@@ -126,8 +130,8 @@ def rank_children(model: RiskModel, cohort: pd.DataFrame, config: Config) -> Ran
         raise UpstreamError("the cohort is empty at this as-of date: no resident children under 18 to score")
     if "as_of" in cohort.columns and len(dates := pd.unique(_as_of(cohort))) > 1:
         raise UpstreamError(f"score one as-of date at a time; the table holds {len(dates)}")
-    X = model.matrix(cohort)
-    margin = model.margin(X)
+    X = model.matrix(cohort) if margin is None else None
+    margin = model.margin(X) if margin is None else np.asarray(margin, dtype=np.float64)
     probability = model.calibrate(margin)
     child_id = cohort["child_id"].astype(str).to_numpy()
     hub = _hubs(cohort, config)
@@ -139,12 +143,13 @@ def rank_children(model: RiskModel, cohort: pd.DataFrame, config: Config) -> Ran
     hub_sorted = hub_code[order]
     position = np.arange(len(order))
     first_of_hub = np.maximum.accumulate(np.where(np.r_[True, hub_sorted[1:] != hub_sorted[:-1]], position, 0))
-    return RankedChildren(order=order, X=X[order], child_id=child_id[order], hub=hub[order],
+    return RankedChildren(order=order, X=None if X is None else X[order], child_id=child_id[order], hub=hub[order],
                           age_years=_ages(cohort)[order], probability=probability[order], margin=margin[order],
                           rank_in_hub=position - first_of_hub + 1)
 
 
-def score_children(model: RiskModel, cohort: pd.DataFrame, config: Config) -> tuple[pd.DataFrame, np.ndarray]:
+def score_children(model: RiskModel, cohort: pd.DataFrame, config: Config, *, margin: np.ndarray | None = None
+                   ) -> tuple[pd.DataFrame, np.ndarray | None]:
     """Calibrated probability and raw margin for every cohort row, ranked within hub.
 
     Parameters
@@ -155,6 +160,8 @@ def score_children(model: RiskModel, cohort: pd.DataFrame, config: Config) -> tu
         Feature rows of one as-of date.
     config : Config
         Gives the hub names.
+    margin : ndarray or None
+        Margins computed elsewhere (see `rank_children`); X is then None.
 
     Returns
     -------
@@ -163,7 +170,7 @@ def score_children(model: RiskModel, cohort: pd.DataFrame, config: Config) -> tu
     X : ndarray
         The model inputs, rows in the same order.
     """
-    ranked = rank_children(model, cohort, config)
+    ranked = rank_children(model, cohort, config, margin=margin)
     order = ranked.order
     scores = pd.DataFrame({
         "child_id": ranked.child_id,
@@ -224,20 +231,35 @@ def score_cohort(model: RiskModel, cohort: pd.DataFrame, config: Config, *,
     ScoringResult
         Every table of the output directory, before it is written.
     """
-    describe = describe or default_describe()
-    timings: dict[str, float] = {}
     t0 = time.perf_counter()
     scores, X = score_children(model, cohort, config)
-    timings["predict"] = time.perf_counter() - t0
+    timings = {"predict": time.perf_counter() - t0}
 
+    def explain(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        X_exp = X[mask]
+        return (X_exp, *model.explain(X_exp))
+
+    fingerprint = data_fingerprint or _fingerprint(cohort, model.feature_names)
+    return scored_result(model, scores, explain, config, previous=previous, explain_all=explain_all,
+                         describe=describe, data_fingerprint=fingerprint, extract_date=extract_date, timings=timings)
+
+
+def scored_result(model: RiskModel, scores: pd.DataFrame,
+                  explain: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, float]], config: Config, *,
+                  previous: pd.DataFrame | None, explain_all: bool, describe: Describe | None, data_fingerprint: str,
+                  extract_date: pd.Timestamp | None, timings: dict[str, float]) -> ScoringResult:
+    """From the children's ranked scores (`score_children`) to the whole result: family lists, SHAP for the
+    explained children through `explain(mask)` (their inputs, contributions and the base value, rows in
+    `scores` order), reasons, what changed, locality insight and the manifest. The scorers in one process
+    (`score_cohort`) and on a cluster (`serving.distributed`) differ only in how they predict and explain."""
+    describe = describe or default_describe()
     t0 = time.perf_counter()
     families = _lists.rank_families(scores, config, family_calibration=family_calibration(model))
     listed_ids = set(families.loc[families["listed"], "family_id"])
     scores["listed"] = scores["family_id"].isin(listed_ids)
     explain_mask = np.ones(len(scores), bool) if explain_all else scores["listed"].to_numpy()
     ids = scores["child_id"].to_numpy(dtype=object)[explain_mask]
-    X_exp = X[explain_mask]
-    shap, base = model.explain(X_exp)
+    X_exp, shap, base = explain(explain_mask)
     scores["base_value"] = base
     timings["shap"] = time.perf_counter() - t0
 
@@ -269,7 +291,7 @@ def score_cohort(model: RiskModel, cohort: pd.DataFrame, config: Config, *,
         "model": {"name": model.name, "version": model.version, "alias": model.alias, "run_id": model.run_id},
         "as_of": None if pd.isna(as_of) else f"{as_of:%Y-%m-%d}",
         "extract_date": None if extract_date is None else f"{pd.Timestamp(extract_date):%Y-%m-%d}",
-        "data_fingerprint": data_fingerprint or _fingerprint(cohort, model.feature_names),
+        "data_fingerprint": data_fingerprint,
         "config_hash": config.config_hash(),
         "counts": {
             "children": int(len(scores)), "families": int(len(families)),
@@ -390,7 +412,8 @@ def write_scoring(result: ScoringResult, out: str | Path, config: Config, *, cha
 def run_score(config: Config, *, out: str | Path, data: str | Path | Callable[[], Any],
               as_of: pd.Timestamp | None = None, alias: str = "champion", previous: str | Path | None = None,
               explain_all: bool = False, charts: bool = True, tracking_uri: str | None = None,
-              model: RiskModel | None = None, log: Callable[[str], None] | None = None) -> ScoringResult:
+              model: RiskModel | None = None, log: Callable[[str], None] | None = None,
+              scorer: Callable[..., ScoringResult] | None = None) -> ScoringResult:
     """`upstream score`: load the extract, build the cohort's features at the as-of date, load the model behind
     `alias`, score, explain and write the output directory.
 
@@ -419,6 +442,10 @@ def run_score(config: Config, *, out: str | Path, data: str | Path | Callable[[]
         A model to use instead of loading one.
     log : callable or None
         Progress lines.
+    scorer : callable or None
+        Builds and scores the cohort somewhere else: `scorer(model, extract, as_of, config, previous=...,
+        explain_all=..., data_fingerprint=..., extract_date=..., log=...)` (`serving.distributed.DaskScorer`, on
+        a Dask cluster). Default: `features.build_features` and `score_cohort` in this process.
 
     Returns
     -------
@@ -451,6 +478,12 @@ def run_score(config: Config, *, out: str | Path, data: str | Path | Callable[[]
         as_of = month_end_on_or_before(last)
     elif as_of > last:
         raise UpstreamError(f"--as-of {as_of:%Y-%m-%d} is after the extract's last date {last:%Y-%m-%d}")
+    if scorer is not None:
+        result = scorer(model, extract, as_of, config, previous=prev, explain_all=explain_all,
+                        data_fingerprint=extract.fingerprint(), extract_date=last, log=say)
+        result.timings = {**timings, **result.timings}
+        write_scoring(result, out, config, charts=charts)
+        return result
     t0 = time.perf_counter()
     cohort = features.build_features(extract, [as_of], config, extract_date=last)
     timings["features"] = time.perf_counter() - t0

@@ -110,7 +110,7 @@ class TrainingResult:
         return max(BASELINES, key=lambda b: test[b]["overall"]["pr_auc"] if b in test else -1.0)
 
 
-def _check_columns(table: pd.DataFrame, feature_names: list[str]) -> None:
+def check_columns(table: pd.DataFrame, feature_names: list[str]) -> None:
     missing = [c for c in (*KEY_COLUMNS, "label", "hub", *feature_names) if c not in table.columns]
     if missing:
         raise UpstreamError(f"the feature table lacks column(s): {', '.join(missing)}")
@@ -163,7 +163,7 @@ def fit_evaluate(table: pd.DataFrame, config: Config, *, feature_names: list[str
         import features
 
         feature_names = input_columns(list(features.feature_columns(config)), config)
-    _check_columns(table, feature_names)
+    check_columns(table, feature_names)
     mc = config.model
     horizon = config.outcome.horizon_months
 
@@ -230,9 +230,7 @@ def fit_evaluate(table: pd.DataFrame, config: Config, *, feature_names: list[str
         + (" (monotone constraints on adverse-event counts and recency)" if mc.monotone else ""))
 
     margins = {name: model.predict_margin(X[name]) for name in blocks}
-    calibrator = MarginCalibrator(mc.calibration).fit(margins["validation"], y["validation"])
-    fam_val = family_rows(blocks["validation"], calibrator.transform(margins["validation"]))
-    calibrator.fit_family(fam_val["family_score"].to_numpy(), fam_val["label"].to_numpy())
+    calibrator = fit_calibrator(blocks["validation"], margins["validation"], mc.calibration)
     # the margins come from the fitted trees as they are (float32 inputs, no float64 copy of a large table);
     # margin -> probability is the model's own `calibrate`, the one used when it is logged, loaded and scored
     calibrate = RiskModel(booster=model.booster_, calibrator=calibrator, feature_names=list(feature_names),
@@ -244,19 +242,69 @@ def fit_evaluate(table: pd.DataFrame, config: Config, *, feature_names: list[str
     practice = PracticeRule().fit(X["train"])
     timings["baselines_seconds"] = time.perf_counter() - t4
 
+    has_truth = "p_true" in labelled.columns
+    t5 = time.perf_counter()
+    scores = {name: {"margin": margins[name], "logistic": logistic.predict_proba(X[name]),
+                     "rule": rule.score(X[name]), "practice": practice.score(X[name])}
+              for name in ("validation", "test")}
+    metrics, predictions = evaluate_blocks(blocks, scores, calibrate, calibrator, config, has_truth=has_truth,
+                                           log=say)
+    metrics["train"] = train_metrics(blocks["train"], margins["train"], calibrate, config)
+    timings["evaluate_seconds"] = time.perf_counter() - t5
+
+    deployment = None
+    if refit is not None:
+        t6 = time.perf_counter()
+        deployment = refit_for_deployment(*refit, params, rounds=model.best_iteration_, config=config)
+        timings["refit_seconds"] = time.perf_counter() - t6
+        say(f"deployment refit: {deployment.rows['fit']:,} rows over {len(deployment.dates)} as-of dates "
+            f"{deployment.dates[0]:%Y-%m-%d}..{deployment.dates[-1]:%Y-%m-%d}, {model.best_iteration_} rounds; "
+            f"calibrated on {deployment.rows['calibration']:,} rows of held-out families")
+    timings["total_seconds"] = time.perf_counter() - t0
+
+    return TrainingResult(
+        config=config, feature_names=list(feature_names), split=split, params=params, imbalance=imbalance,
+        imbalance_scores=imbalance_scores, model=model, calibrator=calibrator, logistic=logistic, rule=rule,
+        practice=practice, metrics=metrics, predictions=predictions, rows={k: len(v) for k, v in blocks.items()},
+        tuning=tuning, timings=timings, has_truth=has_truth, test_features=X["test"], deployment=deployment)
+
+
+def fit_calibrator(frame: pd.DataFrame, margin: np.ndarray, method: str) -> MarginCalibrator:
+    """Margin -> probability fitted on held-out rows (the validation block, or the refit's held-out families),
+    then family level: 1 − ∏(1 − p) -> whether any child of the family entered care."""
+    calibrator = MarginCalibrator(method).fit(margin, frame["label"].astype(int).to_numpy())
+    fam = family_rows(frame, calibrator.transform(margin))
+    calibrator.fit_family(fam["family_score"].to_numpy(), fam["label"].to_numpy())
+    return calibrator
+
+
+def evaluate_blocks(blocks: dict[str, pd.DataFrame], scores: dict[str, dict[str, np.ndarray]],
+                    calibrate: Callable[[np.ndarray], np.ndarray], calibrator: MarginCalibrator, config: Config, *,
+                    has_truth: bool, log: Callable[[str], None] | None = None
+                    ) -> tuple[dict[str, dict], dict[str, pd.DataFrame]]:
+    """Metrics with family-bootstrap intervals and the predictions table of the validation and test blocks.
+
+    Parameters
+    ----------
+    blocks : {"validation": frame, "test": frame}, rows in (as_of, child_id) order: keys, label, hub, audit
+        columns and `p_true` when `has_truth`; no feature columns are needed.
+    scores : per block, one value per row: the model's raw `margin` and the baselines' `logistic`, `rule` and
+        `practice` scores (however they were computed: in this process or by partition on a cluster).
+    calibrate : margin -> calibrated probability (the model's own).
+    calibrator : for the family-level reliability.
+    """
+    say = log or (lambda _msg: None)
+    mc = config.model
     capacities = {h.name: h.capacity for h in config.council.hubs}
     threshold = config.serving.list_probability_threshold
     metrics: dict[str, dict] = {}
     predictions: dict[str, pd.DataFrame] = {}
-    has_truth = "p_true" in labelled.columns
-    t5 = time.perf_counter()
     for name in ("validation", "test"):
         frame = blocks[name]
-        prob = calibrate(margins[name])
-        logit = logistic.predict_proba(X[name])
-        rule_score = rule.score(X[name])
-        practice_score = practice.score(X[name])
-        scorers = {"model": Scores(prob, prob, tiebreak=margins[name]),
+        margin = scores[name]["margin"]
+        prob = calibrate(margin)
+        logit, rule_score, practice_score = (scores[name][k] for k in ("logistic", "rule", "practice"))
+        scorers = {"model": Scores(prob, prob, tiebreak=margin),
                    "logistic": Scores(logit, logit),
                    "practice": Scores(practice_score),
                    "rule": Scores(rule_score)}
@@ -284,7 +332,7 @@ def fit_evaluate(table: pd.DataFrame, config: Config, *, feature_names: list[str
         frame = blocks[name]
         pred = frame[[c for c in (*KEY_COLUMNS, "label") if c in frame]].copy()
         pred["probability"] = prob
-        pred["margin"] = margins[name]
+        pred["margin"] = margin
         pred["logistic"] = logit
         pred["practice"] = practice_score
         pred["rule"] = rule_score
@@ -294,28 +342,18 @@ def fit_evaluate(table: pd.DataFrame, config: Config, *, feature_names: list[str
             if col in frame:
                 pred[col] = frame[col].to_numpy()
         predictions[name] = pred
-    train_prob = calibrate(margins["train"])
-    metrics["train"] = {"model": {"overall": {
-        k: v for k, v in evaluate(blocks["train"], {"model": Scores(train_prob, train_prob, margins["train"])},
-                                  capacities=capacities, threshold=threshold, breakdowns=())["model"]["overall"].items()
-        if k in ("n_rows", "n_positive", "n_entrants", "roc_auc", "pr_auc", "brier", "ece")}}}
-    timings["evaluate_seconds"] = time.perf_counter() - t5
+    return metrics, predictions
 
-    deployment = None
-    if refit is not None:
-        t6 = time.perf_counter()
-        deployment = refit_for_deployment(*refit, params, rounds=model.best_iteration_, config=config)
-        timings["refit_seconds"] = time.perf_counter() - t6
-        say(f"deployment refit: {deployment.rows['fit']:,} rows over {len(deployment.dates)} as-of dates "
-            f"{deployment.dates[0]:%Y-%m-%d}..{deployment.dates[-1]:%Y-%m-%d}, {model.best_iteration_} rounds; "
-            f"calibrated on {deployment.rows['calibration']:,} rows of held-out families")
-    timings["total_seconds"] = time.perf_counter() - t0
 
-    return TrainingResult(
-        config=config, feature_names=list(feature_names), split=split, params=params, imbalance=imbalance,
-        imbalance_scores=imbalance_scores, model=model, calibrator=calibrator, logistic=logistic, rule=rule,
-        practice=practice, metrics=metrics, predictions=predictions, rows={k: len(v) for k, v in blocks.items()},
-        tuning=tuning, timings=timings, has_truth=has_truth, test_features=X["test"], deployment=deployment)
+def train_metrics(frame: pd.DataFrame, margin: np.ndarray, calibrate: Callable[[np.ndarray], np.ndarray],
+                  config: Config) -> dict:
+    """The few in-sample figures kept for the train block (to read overfitting against the test block)."""
+    capacities = {h.name: h.capacity for h in config.council.hubs}
+    prob = calibrate(margin)
+    overall = evaluate(frame, {"model": Scores(prob, prob, margin)}, capacities=capacities,
+                       threshold=config.serving.list_probability_threshold, breakdowns=())["model"]["overall"]
+    return {"model": {"overall": {k: v for k, v in overall.items()
+                                  if k in ("n_rows", "n_positive", "n_entrants", "roc_auc", "pr_auc", "brier", "ece")}}}
 
 
 def family_reliability(frame: pd.DataFrame, probability: np.ndarray, calibrator: MarginCalibrator, *,
@@ -345,13 +383,19 @@ def family_reliability(frame: pd.DataFrame, probability: np.ndarray, calibrator:
     return out
 
 
+def family_share(family_id: pd.Series, share: float) -> np.ndarray:
+    """True for the rows of a `share` of families, chosen by a hash of the family id: the same families whatever
+    the rows' order or partition (a family's children and dates are all on one side)."""
+    codes = pd.util.hash_array(family_id.astype(str).to_numpy(), categorize=True)
+    return (codes % 10_000) < int(round(share * 10_000))
+
+
 def refit_slices(rows: pd.DataFrame, config: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The deployment refit's fit and calibration rows: a held-out share of families
     (`model.refit_calibration_share`), chosen by a hash of the family id so a family's children and dates are all
     on one side."""
     rows = rows.sort_values(["as_of", "child_id"], kind="stable").reset_index(drop=True)
-    fam_codes = pd.util.hash_array(rows["family_id"].astype(str).to_numpy(), categorize=True)
-    held_out = (fam_codes % 10_000) < int(round(config.model.refit_calibration_share * 10_000))
+    held_out = family_share(rows["family_id"], config.model.refit_calibration_share)
     fit, cal = rows.loc[~held_out].reset_index(drop=True), rows.loc[held_out].reset_index(drop=True)
     if fit["label"].astype(int).sum() == 0 or cal["label"].astype(int).sum() == 0:
         raise UpstreamError("the deployment refit's fit or calibration slice has no positive labels")
@@ -364,11 +408,8 @@ def refit_for_deployment(fit: pd.DataFrame, cal: pd.DataFrame, X_fit: pd.DataFra
     calibrate, child and family level, on the held-out families."""
     mc = config.model
     model = LGBMRiskModel(params).fit_rounds(X_fit, fit["label"].astype(int).to_numpy(), rounds=rounds)
-    margin = model.predict_margin(X_cal)
+    calibrator = fit_calibrator(cal, model.predict_margin(X_cal), mc.calibration)
     y_cal = cal["label"].astype(int).to_numpy()
-    calibrator = MarginCalibrator(mc.calibration).fit(margin, y_cal)
-    fam = family_rows(cal, calibrator.transform(margin))
-    calibrator.fit_family(fam["family_score"].to_numpy(), fam["label"].to_numpy())
     dates = tuple(sorted(pd.Timestamp(d) for d in pd.unique(pd.concat([fit["as_of"], cal["as_of"]]))))
     return DeploymentFit(model=model, calibrator=calibrator, dates=dates,
                          rows={"fit": len(fit), "calibration": len(cal)},

@@ -77,13 +77,18 @@ def monotone_params(feature_names: list[str]) -> dict[str, Any]:
 
 def imbalance_params(option: str, y: np.ndarray) -> dict[str, Any]:
     """LightGBM parameters for one way of handling the rare positive class."""
+    return imbalance_params_for(option, n_rows=len(y), n_positive=float(np.sum(y)))
+
+
+def imbalance_params_for(option: str, *, n_rows: int, n_positive: float) -> dict[str, Any]:
+    """`imbalance_params` from the train block's row and positive counts (all a distributed table gives)."""
     if option == "none":
         return {}
     if option == "is_unbalance":
         return {"is_unbalance": True}
     if option == "sqrt_scale_pos_weight":
-        pos = max(float(np.sum(y)), 1.0)
-        return {"scale_pos_weight": float(np.sqrt((len(y) - pos) / pos))}
+        pos = max(float(n_positive), 1.0)
+        return {"scale_pos_weight": float(np.sqrt((n_rows - pos) / pos))}
     raise ValueError(f"unknown imbalance option {option!r}; choose from {', '.join(IMBALANCE_OPTIONS)}")
 
 
@@ -140,6 +145,11 @@ class LGBMRiskModel:
         return self.booster_.predict(X, raw_score=True, num_iteration=self.best_iteration_)
 
 
+def screen_settings(model: ModelConfig) -> tuple[float, int, int]:
+    """The imbalance screen's learning rate, most rounds and early-stopping patience: a fraction of the final fit."""
+    return max(model.learning_rate, 0.1), min(200, model.num_boost_round), min(30, model.early_stopping_rounds)
+
+
 def choose_imbalance(model: ModelConfig, X: pd.DataFrame, y: np.ndarray, X_val: pd.DataFrame, y_val: np.ndarray,
                      *, options: tuple[str, ...] = IMBALANCE_OPTIONS) -> tuple[str, dict[str, float]]:
     """Pick the imbalance handling with the best validation PR-AUC in a quick screen (ties: the simplest).
@@ -148,12 +158,15 @@ def choose_imbalance(model: ModelConfig, X: pd.DataFrame, y: np.ndarray, X_val: 
     of the final fit; the calibrator fitted afterwards undoes any reweighting's effect on probabilities.
     """
     scores: dict[str, float] = {}
-    quick_lr = max(model.learning_rate, 0.1)
+    quick_lr, rounds, patience = screen_settings(model)
     for option in options:
         params = base_params(model, learning_rate=quick_lr, **imbalance_params(option, y))
-        fitted = LGBMRiskModel(params, num_boost_round=min(200, model.num_boost_round),
-                               early_stopping_rounds=min(30, model.early_stopping_rounds)
+        fitted = LGBMRiskModel(params, num_boost_round=rounds, early_stopping_rounds=patience
                                ).fit(X, y, X_val=X_val, y_val=y_val)
         scores[option] = fitted.validation_pr_auc_
-    best = max(options, key=lambda o: (round(scores[o], 4), -options.index(o)))
-    return best, scores
+    return pick_imbalance(scores, options), scores
+
+
+def pick_imbalance(scores: dict[str, float], options: tuple[str, ...] = IMBALANCE_OPTIONS) -> str:
+    """The option with the best validation PR-AUC (to 4 decimals; ties: the simplest, the first listed)."""
+    return max(options, key=lambda o: (round(scores[o], 4), -options.index(o)))

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -80,7 +81,8 @@ def read_truth(directory: Path) -> pd.DataFrame | None:
 
 def train_from_directory(data_dir: str | Path, config: Config, *, tune: bool = False,
                          tracking_uri: str | None = None, register: bool = True,
-                         log: Callable[[str], None] | None = None, scenario: str | None = None) -> TrainOutcome:
+                         log: Callable[[str], None] | None = None, scenario: str | None = None,
+                         client: Any = None) -> TrainOutcome:
     """Load and validate the extract in `data_dir` (plus truth.parquet if present), then `train_from_extract`."""
     import features
 
@@ -89,14 +91,18 @@ def train_from_directory(data_dir: str | Path, config: Config, *, tune: bool = F
     extract = features.load_extract(directory, hubs=config.council.hub_names)
     truth = read_truth(directory)
     return train_from_extract(extract, config, truth=truth, tune=tune, tracking_uri=tracking_uri,
-                              register=register, log=log, load_seconds=time.perf_counter() - t0, scenario=scenario)
+                              register=register, log=log, load_seconds=time.perf_counter() - t0, scenario=scenario,
+                              client=client)
 
 
 def train_from_extract(extract, config: Config, *, truth: pd.DataFrame | None = None,
                        tune: bool = False, tracking_uri: str | None = None, register: bool = True,
                        log: Callable[[str], None] | None = None, load_seconds: float = 0.0,
-                       scenario: str | None = None) -> TrainOutcome:
+                       scenario: str | None = None, client: Any = None) -> TrainOutcome:
     """Build point-in-time features over the training grid, train, evaluate and log to MLflow.
+
+    With a Dask `client` the features are built and the model trained on its cluster
+    (`training.distributed.train_on_cluster`); the result is logged and registered the same way.
 
     With a `scenario` (config `data_sharing.scenarios`) only the event types its agreements provide are used;
     the version is tagged with the scenario and the partner feeds it was trained on (`feeds`), which scoring
@@ -119,6 +125,17 @@ def train_from_extract(extract, config: Config, *, truth: pd.DataFrame | None = 
 
     t1 = time.perf_counter()
     dates = training_grid(extract, config, extract_date=last)
+    if client is not None:
+        from training.distributed import train_on_cluster
+
+        if tune:
+            raise UpstreamError("--tune runs in one process only; drop --cluster/--workers to tune")
+        result, table_sample, seconds["features"] = train_on_cluster(extract, dates, config, client=client,
+                                                                     truth=truth, extract_date=last, log=say)
+        seconds["train"] = time.perf_counter() - t1 - seconds["features"]
+        return _log(result, extract, config, table_sample=table_sample, fingerprint=fingerprint, tune=tune,
+                    tracking_uri=tracking_uri, register=register, scenario=scenario, feeds=feeds, seconds=seconds,
+                    t0=t0, say=say)
     table = features.build_features(extract, dates, config, extract_date=last)
     seconds["features"] = time.perf_counter() - t1
     n_inputs = len(input_columns(list(features.feature_columns(config)), config))
@@ -134,6 +151,16 @@ def train_from_extract(extract, config: Config, *, truth: pd.DataFrame | None = 
     result = fit_evaluate(handover.pop(), config, truth=truth, extract_date=last, tune=tune, log=say)
     seconds["train"] = time.perf_counter() - t2
 
+    return _log(result, extract, config, table_sample=table_sample, fingerprint=fingerprint, tune=tune,
+                tracking_uri=tracking_uri, register=register, scenario=scenario, feeds=feeds, seconds=seconds, t0=t0,
+                say=say)
+
+
+def _log(result: TrainingResult, extract, config: Config, *, table_sample: pd.DataFrame, fingerprint: str,
+         tune: bool, tracking_uri: str | None, register: bool, scenario: str | None, feeds: list[str],
+         seconds: dict[str, float], t0: float, say: Callable[[str], None]) -> TrainOutcome:
+    """The MLflow run, the registered version and the monitoring reference of a training result."""
+    load_seconds = seconds["load"]
     t3 = time.perf_counter()
     say("logging to MLflow (metrics, plots, predictions, model)")
     logged = log_training(result, table_sample=table_sample, fingerprint=fingerprint, tune=tune,

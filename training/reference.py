@@ -207,6 +207,9 @@ def reference_from_training(extract: Any, result: Any) -> dict[str, Any]:
         raise ValueError("the training result holds no test features")
     # the score the service will be watched on is the served model's (the deployment refit's, when there is one),
     # not the evaluated model's: the refit's calibration differs, and scoring runs would read as drift
+    if len(features) != len(test):  # a sample of the test rows (trained on Dask), indexed by position in `test`
+        test = test.iloc[features.index.to_numpy()].reset_index(drop=True)
+        features = features.reset_index(drop=True)
     served = result.served_model().predict(features)["probability"].to_numpy(dtype=np.float64)
     return build_reference(extract, test, features, served, result.feature_names, result.config)
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import click
 import typer
@@ -28,6 +30,11 @@ _state = {"verbose": False}
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="YAML config (default: configs/default.yaml).")
 ]
+ClusterOption = Annotated[str | None, typer.Option(
+    "--cluster", help="Run on the Dask cluster whose scheduler is at ADDRESS (e.g. tcp://host:8786), per partition "
+                      "of whole families (docs/scale.md).")]
+WorkersOption = Annotated[int | None, typer.Option(
+    "--workers", help="Run on a local Dask cluster of N worker processes (1 thread each).")]
 
 
 @app.callback()
@@ -48,6 +55,22 @@ def _simulated(cfg: Config):
 
     council = run_simulation(cfg)
     return Extract(children=council.children, events=council.events, source=None), council.truth
+
+
+@contextmanager
+def _dask(cluster: str | None, workers: int | None) -> Iterator[Any]:
+    """A Dask client for --cluster or --workers (closed on exit), or None when neither is given."""
+    if cluster is not None and workers is not None:
+        raise UpstreamError("give either --cluster ADDRESS or --workers N, not both")
+    if cluster is None and workers is None:
+        yield None
+        return
+    from features.distributed import dask_client
+
+    with dask_client(cluster, workers=workers or 2) as client:
+        n = len(client.nthreads())
+        typer.echo(f"on {n} Dask worker{'s' if n != 1 else ''} ({cluster or 'local cluster'})", err=True)
+        yield client
 
 
 def _parse_date(value: str | None, flag: str):  # -> pd.Timestamp | None
@@ -193,6 +216,8 @@ def train(
     scenario: Annotated[str | None, typer.Option(
         "--scenario", help="Data-sharing scenario (config data_sharing.scenarios): use only the event types its "
                            "agreements provide; the version is tagged with it. Default: every event type.")] = None,
+    cluster: ClusterOption = None,
+    workers: WorkersOption = None,
 ) -> None:
     """Train LightGBM with temporal splits, evaluate against baselines (and the oracle), log to MLflow."""
     from training.pipeline import summary, train_from_directory, train_from_extract
@@ -204,15 +229,18 @@ def train(
     def say(msg: str) -> None:
         typer.echo(msg, err=True)
 
-    if data is None:  # the default data source: the council the config describes, simulated here
-        import time
+    if tune and (cluster is not None or workers is not None):
+        raise UpstreamError("--tune runs in one process only; drop --cluster/--workers to tune")
+    with _dask(cluster, workers) as client:
+        if data is None:  # the default data source: the council the config describes, simulated here
+            import time
 
-        t0 = time.perf_counter()
-        extract, truth = _simulated(cfg)
-        outcome = train_from_extract(extract, cfg, truth=truth, tune=tune, log=say,
-                                     load_seconds=time.perf_counter() - t0, scenario=scenario)
-    else:
-        outcome = train_from_directory(data, cfg, tune=tune, log=say, scenario=scenario)
+            t0 = time.perf_counter()
+            extract, truth = _simulated(cfg)
+            outcome = train_from_extract(extract, cfg, truth=truth, tune=tune, log=say,
+                                         load_seconds=time.perf_counter() - t0, scenario=scenario, client=client)
+        else:
+            outcome = train_from_directory(data, cfg, tune=tune, log=say, scenario=scenario, client=client)
     typer.echo(summary(outcome))
 
 
@@ -280,6 +308,8 @@ def score(
         "--previous", help="An earlier `upstream score` output: lists then say what changed.")] = None,
     explain_all: Annotated[bool, typer.Option(
         "--explain-all", help="SHAP for every child, not only the children of listed families.")] = False,
+    cluster: ClusterOption = None,
+    workers: WorkersOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Score the cohort with the model behind an alias; write explained lists per hub and locality insight."""
@@ -288,8 +318,15 @@ def score(
     cfg = _config(config)
     # the default data source: the council the config describes, simulated only once the other flags are checked
     source = data if data is not None else (lambda: _simulated(cfg)[0])
-    result = run_score(cfg, out=out, data=source, as_of=_parse_date(as_of, "--as-of"), alias=alias,
-                       previous=previous, explain_all=explain_all, log=lambda msg: typer.echo(msg, err=True))
+    with _dask(cluster, workers) as client:
+        scorer = None
+        if client is not None:
+            from serving.distributed import DaskScorer
+
+            scorer = DaskScorer(client)
+        result = run_score(cfg, out=out, data=source, as_of=_parse_date(as_of, "--as-of"), alias=alias,
+                           previous=previous, explain_all=explain_all, log=lambda msg: typer.echo(msg, err=True),
+                           scorer=scorer)
     typer.echo(summary(result, out))
 
 
@@ -347,11 +384,8 @@ def features_cmd(
     extract_date: Annotated[str | None, typer.Option(
         help="The extract's date (YYYY-MM-DD): validation cut-off and label horizon limit. "
              "Default: the latest date in the extract.")] = None,
-    cluster: Annotated[str | None, typer.Option(
-        "--cluster", help="Build on the Dask cluster whose scheduler is at ADDRESS (e.g. tcp://host:8786); "
-                          "same table, built per partition of families (docs/scale.md).")] = None,
-    workers: Annotated[int | None, typer.Option(
-        "--workers", help="Build on a local Dask cluster of N worker processes (1 thread each).")] = None,
+    cluster: ClusterOption = None,
+    workers: WorkersOption = None,
     scenario: Annotated[str | None, typer.Option(
         "--scenario", help="Data-sharing scenario (config data_sharing.scenarios): only the event types its "
                            "agreements provide. Default: every event type.")] = None,
@@ -365,7 +399,7 @@ def features_cmd(
 
     cfg = _config(config)
     if cluster is not None and workers is not None:
-        raise UpstreamError("give either --cluster ADDRESS or --workers N, not both")
+        raise UpstreamError("give either --cluster ADDRESS or --workers N, not both")  # before loading anything
     if scenario is not None:
         cfg.data_sharing.event_types(scenario)  # an unknown name is refused before loading anything
     ext_date = _parse_date(extract_date, "--extract-date")
@@ -377,15 +411,13 @@ def features_cmd(
     as_of_dates = resolve_as_of(extract, cfg, as_of=dates, start=_parse_date(from_date, "--from"),
                                 end=_parse_date(to_date, "--to"), every_months=parse_every(every),
                                 extract_date=ext_date)
-    if cluster is not None or workers is not None:
-        from features.distributed import build_features_dask, dask_client
+    with _dask(cluster, workers) as client:
+        if client is not None:
+            from features.distributed import build_features_dask
 
-        with dask_client(cluster, workers=workers or 2) as client:
-            n = len(client.nthreads())
-            typer.echo(f"building on {n} Dask worker{'s' if n != 1 else ''} ({cluster or 'local cluster'})")
             table = build_features_dask(extract, as_of_dates, cfg, client=client, extract_date=ext_date)
-    else:
-        table = build_features(extract, as_of_dates, cfg, extract_date=ext_date)
+        else:
+            table = build_features(extract, as_of_dates, cfg, extract_date=ext_date)
     write_parquet(table, out)
     labelled = table["label"].notna()
     typer.echo(f"{len(table):,} rows ({table['child_id'].nunique():,} children) x "
