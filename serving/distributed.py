@@ -37,7 +37,7 @@ def _predict_part(part: pd.DataFrame, *, model: RiskModel) -> pd.DataFrame:
     return out
 
 
-def _explain_part(part: pd.DataFrame, *, model: RiskModel, ids: frozenset[str]
+def _explain_part(part: pd.DataFrame, *, model: RiskModel, ids: pd.Index
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """child_id, inputs, TreeSHAP contributions and base value of the partition's children in `ids`."""
     rows = part.loc[part["child_id"].astype(str).isin(ids)]
@@ -83,7 +83,7 @@ def score_cohort_dask(model: RiskModel, cohort: Any, config: Config, *, client: 
 
     def explain(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         ids = scores["child_id"].astype(str).to_numpy(dtype=object)[mask]
-        wanted = client.scatter(frozenset(ids), broadcast=True)
+        wanted = client.scatter(pd.Index(ids), broadcast=True)  # one object (a set would be scattered item by item)
         got = [g for g in client.gather(client.map(_explain_part, parts, model=shipped, ids=wanted, pure=False))
                if len(g[0])]
         if not got:
