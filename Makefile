@@ -52,6 +52,12 @@ demo: $(STAMP)
 	  if [ $$rc -eq 1 ] && grep -q '^monitor: alert' $(DEMO)/monitor.log; then \
 	    echo "demo: monitoring raised alerts (exit 1); see $(DEMO)/monitor/monitor.html"; \
 	  elif [ $$rc -ne 0 ]; then exit $$rc; fi; }
+	@# The same lists on a local Dask cluster of 2 workers (predictions and TreeSHAP by partition, docs/scale.md):
+	@# the same version, the same hub lists to the byte.
+	@version=$$($(BIN)/python -c "import json; print(json.load(open('$(DEMO)/scores/manifest.json'))['model']['version'])") && \
+	  $(BIN)/upstream score --data $(DEMO)/council --out $(DEMO)/scores_dask --alias $$version --workers 2 && \
+	  for f in $(DEMO)/scores/lists/*.csv; do cmp "$$f" "$(DEMO)/scores_dask/lists/$$(basename "$$f")" || exit 1; done && \
+	  echo "demo: the lists scored on Dask are identical to the single-process lists"
 	@# Last: a demo hub lead for the web service (a new user each run; the token is printed once).
 	@token=$$($(BIN)/upstream users add "demo-hub-lead-$$(date +%Y%m%d%H%M%S)" --role hub_lead --hub Northfield | tail -1) && \
 	  echo && echo "Start the service:  $(BIN)/upstream serve   (http://127.0.0.1:8000/; API docs at /docs with security.api_docs: true)" && \
