@@ -171,4 +171,13 @@ def dask_client(address: str | None = None, *, workers: int = 2, threads_per_wor
         raise UpstreamError(f"--workers must be at least 1, not {workers}")
     with LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker, memory_limit=memory_limit,
                       processes=True, dashboard_address=":0") as cluster, Client(cluster) as client:
+        client.run(_stdout_to_stderr)
         yield client
+
+
+def _stdout_to_stderr() -> None:
+    """In a local worker: what native code prints (LightGBM's network set-up) goes to stderr, where progress goes,
+    and not into the command's own output on stdout (the workers share the terminal)."""
+    import os
+
+    os.dup2(2, 1)

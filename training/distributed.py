@@ -27,6 +27,8 @@ and scores (no feature matrix); the feature table and every matrix stay on the w
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -212,7 +214,9 @@ class _Cluster:
         if p.pop("monotone", False):
             p.update(monotone_params(feature_names))
         model = DaskLGBMClassifier(client=self.client, n_estimators=int(rounds), **p)
-        with warnings.catch_warnings():  # the estimator's own n_jobs=None, which lightgbm.dask replaces anyway
+        # the estimator's own n_jobs=None, which lightgbm.dask replaces anyway, is not worth a warning; its
+        # progress prints ("Finding random open ports") go to stderr, not into the command's output
+        with warnings.catch_warnings(), contextlib.redirect_stdout(sys.stderr):
             warnings.filterwarnings("ignore", message="Parameter n_jobs will be ignored")
             model.fit(train[feature_names], train["label"])
         del train, futures
