@@ -96,3 +96,18 @@ def test_dask_training_is_close_to_the_single_process_and_its_version_scores(cli
     scored = run_score(config, out=tmp_path / "scores", data=lambda: extract, alias="challenger",
                        tracking_uri=tracking_uri, charts=False)
     assert scored.model.version == outcome.version and scored.families["listed"].any()
+
+
+@pytest.mark.parametrize("command", [["train"], ["score", "--out", "unused"]])
+def test_cluster_and_workers_together_are_one_clear_error(command: list[str], tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from core.errors import UpstreamError
+    from upstream.cli import app
+
+    result = CliRunner().invoke(app, [*command, "--data", str(tmp_path), "--cluster", "tcp://127.0.0.1:1",
+                                      "--workers", "2"])
+    assert isinstance(result.exception, UpstreamError)
+    assert "either --cluster ADDRESS or --workers N" in str(result.exception)
+    result = CliRunner().invoke(app, ["train", "--data", str(tmp_path), "--workers", "2", "--tune"])
+    assert "--tune runs in one process only" in str(result.exception)
