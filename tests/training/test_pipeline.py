@@ -10,10 +10,12 @@ from typer.testing import CliRunner
 from core.config import load_config
 
 
-def features_of(config):
+def inputs_of(config):
+    """The model's inputs: every feature less the `*_ever` counts (training.fit.input_columns)."""
     from features import feature_columns
+    from training.fit import input_columns
 
-    return feature_columns(config)
+    return input_columns(feature_columns(config), config)
 
 
 @pytest.mark.slow
@@ -54,7 +56,7 @@ def test_train_cli_on_a_small_simulated_council(tmp_path, monkeypatch) -> None:
     from training.reference import load_reference
 
     reference = load_reference(mv.run_id, tracking_uri=uri)
-    assert reference is not None and set(reference["inputs"]) == set(features_of(config))
+    assert reference is not None and set(reference["inputs"]) == set(inputs_of(config))
     assert reference["test_as_of_dates"] == sorted({f"{d:%Y-%m-%d}" for d in pd.to_datetime(pred["as_of"])})
 
     listed = runner.invoke(app, ["models"])
