@@ -443,7 +443,7 @@ def run_score(config: Config, *, out: str | Path, data: str | Path | Callable[[]
         model = load_model(config, alias=alias, tracking_uri=tracking_uri)
     timings["model"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    extract = data() if callable(data) else features.load_extract(Path(data), hubs=config.council.hub_names)
+    extract = data() if callable(data) else features.load_extract(Path(data), hubs=config.contract_hubs)
     timings["load"] = time.perf_counter() - t0
     last = extract.last_date  # the extract's date, whatever the model's scenario leaves out
     extract = _scenario_extract(model, extract)

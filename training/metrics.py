@@ -29,7 +29,7 @@ import pandas as pd
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
 from training.bootstrap import FamilyBootstrap, ratio, with_interval
-from training.operating_point import select_listed
+from training.operating_point import hub_key, select_listed
 
 SHARES: tuple[float, ...] = (0.01, 0.02, 0.05, 0.10)
 LIST = "list"
@@ -93,9 +93,11 @@ def _rank_within(groups: np.ndarray, scores: Scores, child_ids: np.ndarray) -> n
 def select_capacity(frame: pd.DataFrame, scores: Scores, capacities: dict[str, int]) -> np.ndarray:
     """Rows in the top k *children* of their (as-of date, hub), k = the hub's capacity (a secondary row: the
     lists select families, see `select_list`)."""
-    groups = frame.groupby(["as_of", "hub"], sort=True, dropna=False).ngroup().to_numpy()
+    hub = pd.Series(hub_key(frame), index=frame.index)
+    groups = pd.DataFrame({"as_of": frame["as_of"], "hub": hub}).groupby(["as_of", "hub"], sort=True,
+                                                                          dropna=False).ngroup().to_numpy()
     ranks = _rank_within(groups, scores, frame["child_id"].to_numpy())
-    k = frame["hub"].map(capacities).fillna(0).to_numpy()
+    k = hub.map(capacities).fillna(0).to_numpy()
     return ranks < k
 
 
