@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -32,6 +32,9 @@ from serving.explain import Describe, default_describe, explanations_frame, fami
 from serving.family import family_risk
 from serving.locality import locality_context, locality_table
 from training.model import RiskModel
+
+if TYPE_CHECKING:
+    from serving.region import RegionScoring
 
 FAMILY_RISK_ASSUMPTION = ("families are ranked by 1 - prod(1 - p_child); siblings' outcomes are positively "
                           "correlated, so that overstates the chance that any child enters care: the family risk "
@@ -390,7 +393,8 @@ def write_scoring(result: ScoringResult, out: str | Path, config: Config, *, cha
 def run_score(config: Config, *, out: str | Path, data: str | Path | Callable[[], Any],
               as_of: pd.Timestamp | None = None, alias: str = "champion", previous: str | Path | None = None,
               explain_all: bool = False, charts: bool = True, tracking_uri: str | None = None,
-              model: RiskModel | None = None, log: Callable[[str], None] | None = None) -> ScoringResult:
+              model: RiskModel | None = None, log: Callable[[str], None] | None = None
+              ) -> ScoringResult | RegionScoring:
     """`upstream score`: load the extract, build the cohort's features at the as-of date, load the model behind
     `alias`, score, explain and write the output directory.
 
@@ -430,7 +434,8 @@ def run_score(config: Config, *, out: str | Path, data: str | Path | Callable[[]
     say = log or (lambda _msg: None)
     timings: dict[str, float] = {}
     # everything a user can get wrong is checked before the slow steps (loading or simulating, building features)
-    prev = _lists.read_previous(previous) if previous is not None else None
+    # a region's previous output is read council by council (serving.region)
+    prev = _lists.read_previous(previous) if previous is not None and not config.is_region else None
     if as_of is not None:
         as_of = pd.Timestamp(as_of).normalize()
         if not as_of.is_month_end:
@@ -455,6 +460,12 @@ def run_score(config: Config, *, out: str | Path, data: str | Path | Callable[[]
     cohort = features.build_features(extract, [as_of], config, extract_date=last)
     timings["features"] = time.perf_counter() - t0
     say(f"cohort at {as_of:%Y-%m-%d}: {len(cohort):,} children; model {model.label}")
+    if config.is_region:  # lists per (council, hub): OUT/<code>/ in the single-council layout
+        from serving.region import score_region
+
+        return score_region(model, cohort, config, out=out, previous=previous, explain_all=explain_all,
+                            charts=charts, data_fingerprint=extract.fingerprint(), extract_date=last,
+                            timings=timings)
     result = score_cohort(model, cohort, config, previous=prev, explain_all=explain_all,
                           data_fingerprint=extract.fingerprint(), extract_date=last)
     result.timings = {**timings, **result.timings}
@@ -510,8 +521,12 @@ def load_model(config: Config, *, alias: str = "champion", tracking_uri: str | N
     return model if str(alias).isdigit() else model.registered(alias=str(alias).rsplit("@", 1)[-1])
 
 
-def summary(result: ScoringResult, out: str | Path) -> str:
+def summary(result: ScoringResult | RegionScoring, out: str | Path) -> str:
     """What `upstream score` prints."""
+    from serving.region import RegionScoring, region_summary
+
+    if isinstance(result, RegionScoring):
+        return region_summary(result, out)
     c = result.manifest["counts"]
     lines = [f"scored {c['children']:,} children in {c['families']:,} families at {result.manifest['as_of']} "
              f"with {result.model.label}",
