@@ -33,3 +33,17 @@ def region_config(**model: object) -> Config:
 def small_region() -> SimulatedCouncil:
     """The region over the default period (2010-04..2017-03), simulated once per test session."""
     return simulate_region(region_config(), councils=3, children=REGION_CHILDREN, seed=REGION_SEED)
+
+
+@functools.cache
+def trained_region():  # -> training.pipeline.TrainOutcome
+    """`train_from_extract` on the small region, logged to a throwaway MLflow store (once per test session)."""
+    import tempfile
+
+    from features import Extract
+    from training.pipeline import train_from_extract
+
+    region = small_region()
+    store = tempfile.mkdtemp(prefix="upstream-region-")
+    return train_from_extract(Extract(children=region.children, events=region.events), region_config(),
+                              truth=region.truth, tracking_uri=f"sqlite:///{store}/mlflow.db")
