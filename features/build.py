@@ -311,8 +311,9 @@ def build_features(extract: Extract, as_of_dates: Sequence[pd.Timestamp], config
     Returns
     -------
     DataFrame
-        `KEY_COLUMNS` (and `council` after them in a region's table), the model inputs (float32, in `feature_columns(config)` order), `label` (Int8, <NA> where
-        as_of + horizon is after the extract date) and `AUDIT_COLUMNS`.
+        `KEY_COLUMNS` (and `council` after them in a region's table), the model inputs (float32, in
+        `feature_columns(config)` order), `label` (Int8, <NA> where as_of + horizon is after the extract date)
+        and `AUDIT_COLUMNS`.
     """
     dates = normalise_dates(as_of_dates)
     days = [day_of(d) for d in dates]

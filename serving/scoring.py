@@ -1,4 +1,5 @@
-"""Scoring: the cohort at an as-of date through the champion model, into explained lists written as one directory.
+"""Scoring: the cohort at an as-of date through the champion model, into explained lists written as one directory
+(a region: one directory per council).
 
 `score_cohort` is pure (a model, a feature table, the config in; frames out) so it is tested without the
 registry; `write_scoring` writes the agreed output directory atomically (docs/interfaces.md); `run_score`
@@ -17,12 +18,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from core.config import Config
+from core.contract import COUNCIL_COLUMN
 from core.errors import UpstreamError
 from core.io import atomic_dir, write_csv, write_json, write_parquet, write_text
 from core.notice import DECISION_SUPPORT
@@ -32,9 +34,6 @@ from serving.explain import Describe, default_describe, explanations_frame, fami
 from serving.family import family_risk
 from serving.locality import locality_context, locality_table
 from training.model import RiskModel
-
-if TYPE_CHECKING:
-    from serving.region import RegionScoring
 
 FAMILY_RISK_ASSUMPTION = ("families are ranked by 1 - prod(1 - p_child); siblings' outcomes are positively "
                           "correlated, so that overstates the chance that any child enters care: the family risk "
@@ -394,7 +393,7 @@ def run_score(config: Config, *, out: str | Path, data: str | Path | Callable[[]
               as_of: pd.Timestamp | None = None, alias: str = "champion", previous: str | Path | None = None,
               explain_all: bool = False, charts: bool = True, tracking_uri: str | None = None,
               model: RiskModel | None = None, log: Callable[[str], None] | None = None
-              ) -> ScoringResult | RegionScoring:
+              ) -> ScoringResult | RegionScoring:  # a region: lists per (council, hub)
     """`upstream score`: load the extract, build the cohort's features at the as-of date, load the model behind
     `alias`, score, explain and write the output directory.
 
@@ -461,8 +460,6 @@ def run_score(config: Config, *, out: str | Path, data: str | Path | Callable[[]
     timings["features"] = time.perf_counter() - t0
     say(f"cohort at {as_of:%Y-%m-%d}: {len(cohort):,} children; model {model.label}")
     if config.is_region:  # lists per (council, hub): OUT/<code>/ in the single-council layout
-        from serving.region import score_region
-
         return score_region(model, cohort, config, out=out, previous=previous, explain_all=explain_all,
                             charts=charts, data_fingerprint=extract.fingerprint(), extract_date=last,
                             timings=timings)
@@ -523,8 +520,6 @@ def load_model(config: Config, *, alias: str = "champion", tracking_uri: str | N
 
 def summary(result: ScoringResult | RegionScoring, out: str | Path) -> str:
     """What `upstream score` prints."""
-    from serving.region import RegionScoring, region_summary
-
     if isinstance(result, RegionScoring):
         return region_summary(result, out)
     c = result.manifest["counts"]
@@ -577,3 +572,83 @@ def score_family(model: RiskModel, rows: pd.DataFrame, config: Config, *, descri
         "protective": protective.text if protective is not None else None, "notice": DECISION_SUPPORT,
         "signals": sorted({feature_kind(r.feature)[1] for r in reasons}),
     }
+
+
+# --- a region: lists per (council, hub) ---------------------------------------------------------------------
+# The cohort is built once for the whole region (the model's inputs are the region's); each council's rows are then
+# scored, explained and listed exactly as a single council's are (its hubs' capacities from `Config.for_council`)
+# and written to OUT/<council code>/ in the single-council layout; OUT/manifest.json names the councils. A single
+# council's output layout is unchanged.
+
+
+@dataclass
+class RegionScoring:
+    """Each council's scoring result, by council code."""
+
+    councils: dict[str, ScoringResult]
+    timings: dict[str, float]
+
+
+def score_region(model: RiskModel, cohort: pd.DataFrame, config: Config, *, out: str | Path,
+                 previous: str | Path | None = None, explain_all: bool = False, charts: bool = True,
+                 data_fingerprint: str | None = None, extract_date: pd.Timestamp | None = None,
+                 timings: dict[str, float] | None = None) -> RegionScoring:
+    """Score a region's cohort council by council and write `OUT/<code>/` for each (replaced whole, atomically).
+
+    Parameters
+    ----------
+    model : RiskModel
+        The pooled model.
+    cohort : DataFrame
+        The region's feature rows at one as-of date (with `council`).
+    config : Config
+        The region config.
+    out : str or Path
+        The output directory.
+    previous : str or Path, optional
+        An earlier region output: each council's lists say what changed since `previous/<code>/`.
+    explain_all, charts, data_fingerprint, extract_date
+        As for `score_cohort` / `write_scoring`.
+    timings : dict, optional
+        Seconds spent before scoring (model, load, features), recorded in each council's manifest.
+
+    Returns
+    -------
+    RegionScoring
+    """
+    results = {}
+    codes = [c.code for c in config.region]
+    with atomic_dir(out) as tmp:
+        for code in codes:
+            rows = cohort.loc[cohort[COUNCIL_COLUMN].to_numpy() == code].drop(columns=COUNCIL_COLUMN)
+            if rows.empty:
+                continue
+            council = config.for_council(code)
+            before = Path(previous) / code if previous is not None else None
+            prev = _lists.read_previous(before) if before is not None and before.is_dir() else None
+            result = score_cohort(model, rows.reset_index(drop=True), council, previous=prev,
+                                  explain_all=explain_all, data_fingerprint=data_fingerprint,
+                                  extract_date=extract_date)
+            result.timings = {**(timings or {}), **result.timings}
+            write_scoring(result, Path(tmp) / code, council, charts=charts)
+            results[code] = result
+        write_json({"region": [{"council": code, "name": config.for_council(code).council.name,
+                                **{k: v for k, v in r.manifest["counts"].items()}}
+                               for code, r in results.items()],
+                    "layout": "one directory per council code, each in the single-council layout",
+                    "model": next(iter(results.values())).manifest["model"] if results else None,
+                    "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "notice": DECISION_SUPPORT},
+                   Path(tmp) / "manifest.json")
+    return RegionScoring(councils=results, timings=dict(timings or {}))
+
+
+def region_summary(result: RegionScoring, out: str | Path) -> str:
+    """What `upstream score` prints for a region: one line per council."""
+    lines = []
+    for code, r in result.councils.items():
+        c = r.manifest["counts"]
+        lines.append(f"council {code}: {c['children']:,} children, {c['families_listed']:,} families listed "
+                     f"({', '.join(f'{h} {n}' for h, n in c['families_listed_by_hub'].items())}); "
+                     f"{out}/{code}/lists/")
+    lines += [f"written to {out} (one directory per council)", DECISION_SUPPORT]
+    return "\n".join(lines)

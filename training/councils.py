@@ -198,7 +198,8 @@ def council_summary(table: pd.DataFrame) -> str:
              f"{'council':8s} {'entrants':>8s} {'pooled PR-AUC':>22s} {'pooled recall@list':>22s} "
              f"{'own PR-AUC':>22s} {'pooled - own PR-AUC':>26s}  verdict"]
     for r in table.to_dict(orient="records"):
+        verdict = r["verdict"] if isinstance(r.get("verdict"), str) else ""
         lines.append(f"{r['council']:8s} {r['entrants']:>8,} {ci(r, 'pooled_pr_auc'):>22s} "
                      f"{ci(r, 'pooled_recall_at_list'):>22s} {ci(r, 'own_pr_auc'):>22s} "
-                     f"{ci(r, 'pr_auc_diff', '{:+.3f}'):>26s}  {r['verdict'] if isinstance(r.get('verdict'), str) else ''}")
+                     f"{ci(r, 'pr_auc_diff', '{:+.3f}'):>26s}  {verdict}")
     return "\n".join(lines)

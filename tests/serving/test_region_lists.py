@@ -8,8 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from features import Extract
-from serving.region import RegionScoring
-from serving.scoring import run_score, summary
+from serving.scoring import RegionScoring, run_score, summary
 from tests.helpers.region import region_config, small_region, trained_region
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import mlflow
 import pandas as pd
 
-from training.councils import ARTIFACT, BEATS, LOSES, UNCLEAR, council_summary, councils_in
 from tests.helpers.region import trained_region
 from tests.helpers.training import production_table
+from training.councils import ARTIFACT, BEATS, LOSES, UNCLEAR, council_summary, councils_in
 
 
 def test_every_council_gets_pooled_figures_and_a_verdict_against_its_own_model() -> None:
@@ -44,7 +45,7 @@ def test_the_per_council_table_is_logged_without_child_rows() -> None:
                                                tracking_uri=outcome.tracking_uri)
     logged = pd.read_csv(path, dtype={"council": str})
     assert len(logged) == 4 and "child_id" not in logged.columns and "family_id" not in logged.columns
-    text = open(path, encoding="utf-8").read()
+    text = Path(path).read_text(encoding="utf-8")
     assert "-C" not in text and "-F" not in text  # no pseudonymous child or family id anywhere in it
 
 
