@@ -159,11 +159,12 @@ def _slice_metrics(y: np.ndarray, scores: Scores, selections: dict[str, np.ndarr
 
 def evaluate(frame: pd.DataFrame, scorers: dict[str, Scores], *, capacities: dict[str, int],
              threshold: float | None = None, p_true: np.ndarray | None = None, shares: tuple[float, ...] = SHARES,
-             n_bins: int = 10, breakdowns: tuple[str, ...] = ("hub", "age_band"),
+             n_bins: int = 10, breakdowns: tuple[str, ...] = ("hub", "age_band", "council"),
              bootstrap: FamilyBootstrap | None = None, reference: str = "model") -> dict[str, dict]:
     """Metrics for each scorer on the labelled rows of `frame` (child_id, family_id, as_of, hub, label, ...).
 
-    Returns {scorer: {"overall": {...}, "by_hub": {hub: {...}}, "by_age_band": {band: {...}}}}. Operating
+    Returns {scorer: {"overall": {...}, "by_hub": {hub: {...}}, "by_age_band": {band: {...}}}} (and
+    "by_council" for a region's rows: a breakdown whose column the frame lacks is left out). Operating
     points: `list` (the hub lists; `threshold` is `serving.list_probability_threshold`), `child_capacity` and
     the cohort shares. With `p_true`, each selection also gets expected precision (mean p_true among the
     selected) and, for every scorer but "oracle", its ratio to the oracle's expected precision at the same
