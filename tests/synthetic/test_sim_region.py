@@ -88,3 +88,26 @@ def test_councils_need_a_region_config(small_config) -> None:
         region_profiles(small_config(), 3, seed=1)
     with pytest.raises(UpstreamError, match=r"at least 4 councils .* this one has 3"):
         region_profiles(region_config(), 4, seed=1)
+
+
+def test_cli_simulate_councils_then_validate(tmp_path: Path, root: Path) -> None:
+    from typer.testing import CliRunner
+
+    from upstream.cli import app
+
+    runner = CliRunner()
+    region_yaml = str(root / "configs" / "region.yaml")
+    out = tmp_path / "region"
+    result = runner.invoke(app, ["simulate", "--councils", "2", "--children", "400", "--start", "2015-04",
+                                 "--end", "2017-03", "--seed", "3", "--out", str(out), "--config", region_yaml])
+    assert result.exit_code == 0, result.output
+    assert "council 301 Ashvale Council" in result.output and "council 302 Brookfield Council" in result.output
+    assert {p.name for p in out.iterdir()} == {"children.parquet", "events.parquet", "truth.parquet",
+                                               "councils.json"}
+    result = runner.invoke(app, ["validate", str(out), "--extract-date", "2017-03-31", "--config", region_yaml])
+    assert result.exit_code == 0, result.output
+    assert "children per council:" in result.output
+    # the default config describes one council: --councils is refused in one line
+    result = runner.invoke(app, ["simulate", "--councils", "2", "--out", str(tmp_path / "x")])
+    assert isinstance(result.exception, UpstreamError)
+    assert "needs a region config" in str(result.exception)
