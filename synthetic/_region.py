@@ -83,7 +83,10 @@ def _one(config: Config, profile: CouncilProfile, children: int, seed: int, star
 
 def _prefixed(values: pd.Series, code: str) -> pd.Series:
     """Identifiers with the council's code in front (None stays None)."""
-    return values.map(lambda v: None if v is None else f"{code}-{v}", na_action="ignore").astype(object)
+    out = values.astype(object).copy()
+    present = values.notna().to_numpy()
+    out[present] = (f"{code}-" + values[present].astype(str)).to_numpy(dtype=object)
+    return out
 
 
 def simulate_region(config: Config, *, councils: int, children: int | None = None, seed: int | None = None,
