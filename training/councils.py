@@ -159,15 +159,21 @@ def _figure(key: str) -> bool:
     return any(key == f or key.startswith(f"{f}_ci_") for f in _FIGURES)
 
 
-def log_council_table(run_id: str, table: pd.DataFrame, *, tracking_uri: str | None = None) -> None:
+def log_council_table(run_id: str, table: pd.DataFrame, *, small_cell: int,
+                      tracking_uri: str | None = None) -> None:
     """The per-council table on the training run: `councils/per_council.csv`, metrics
-    `test_council_<code>_pooled_pr_auc`, ..., `..._pr_auc_diff` and a `council_<code>_verdict` tag."""
+    `test_council_<code>_pooled_pr_auc`, ..., `..._pr_auc_diff` and a `council_<code>_verdict` tag. The run may
+    sit on a registry every council reads: a council's count of entrants under `small_cell` is shown as
+    "<small_cell" and not logged as a metric."""
     from mlflow.entities import Metric, RunTag
 
     from training.tracking import using_store
 
+    small = table["entrants"] < small_cell
+    shared = table.astype({"entrants": object})
+    shared.loc[small, "entrants"] = f"<{small_cell}"
     metrics, tags = [], []
-    for r in table.to_dict(orient="records"):
+    for r in shared.to_dict(orient="records"):
         if r["council"] == "pooled":
             continue
         for key, value in r.items():
@@ -176,7 +182,7 @@ def log_council_table(run_id: str, table: pd.DataFrame, *, tracking_uri: str | N
                 metrics.append(Metric(f"test_council_{r['council']}_{key}", float(value), 0, 0))
         tags.append(RunTag(f"council_{r['council']}_verdict", str(r["verdict"])[:250]))
     with using_store(tracking_uri) as client:
-        client.log_text(run_id, table.to_csv(index=False), ARTIFACT)
+        client.log_text(run_id, shared.to_csv(index=False), ARTIFACT)
         client.log_batch(run_id, metrics=metrics, tags=tags)
 
 

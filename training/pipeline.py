@@ -163,7 +163,8 @@ def train_from_extract(extract, config: Config, *, truth: pd.DataFrame | None = 
         from training.councils import council_table, log_council_table
 
         per_council = council_table(result, own, config)
-        log_council_table(str(logged["run_id"]), per_council, tracking_uri=tracking_uri)
+        log_council_table(str(logged["run_id"]), per_council, small_cell=config.fairness.small_cell_threshold,
+                          tracking_uri=tracking_uri)
     seconds["mlflow"] = time.perf_counter() - t3
     seconds["total"] = load_seconds + time.perf_counter() - t0
     return TrainOutcome(result=result, run_id=str(logged["run_id"]), version=logged["version"],

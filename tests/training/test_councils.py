@@ -43,8 +43,13 @@ def test_the_per_council_table_is_logged_without_child_rows() -> None:
     assert "test_council_302_pooled_pr_auc" in run.data.metrics
     path = mlflow.artifacts.download_artifacts(run_id=outcome.run_id, artifact_path=ARTIFACT,
                                                tracking_uri=outcome.tracking_uri)
-    logged = pd.read_csv(path, dtype={"council": str})
+    logged = pd.read_csv(path, dtype={"council": str, "entrants": str})
     assert len(logged) == 4 and "child_id" not in logged.columns and "family_id" not in logged.columns
+    # counts of entrants under 10 are suppressed on the shared run (the terminal table keeps them)
+    for (_, mine), (_, shared) in zip(outcome.councils.iterrows(), logged.iterrows(), strict=True):
+        assert shared["entrants"] == ("<10" if mine["entrants"] < 10 else str(mine["entrants"]))
+        metric = f"test_council_{mine['council']}_entrants"
+        assert (metric in run.data.metrics) == (mine["entrants"] >= 10 and mine["council"] != "pooled")
     text = Path(path).read_text(encoding="utf-8")
     assert "-C" not in text and "-F" not in text  # no pseudonymous child or family id anywhere in it
 
