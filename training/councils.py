@@ -43,13 +43,37 @@ class OwnModel:
     overall: dict[str, float] | None
     predictions: pd.DataFrame | None
     error: str | None = None
+    rounds: int = 0
+
+
+def fit_own_model(code: str, rows: pd.DataFrame, config: Config, *, truth: pd.DataFrame | None = None,
+                  extract_date: pd.Timestamp | None = None, feature_names: list[str] | None = None) -> OwnModel:
+    """One council's own model, trained and evaluated on that council's rows alone: the same split rule,
+    settings, calibration and evaluation as the pooled model, at the council's own hubs' capacities; no
+    deployment refit. `rows` may or may not carry `council` (a Dask trainer can hand over one council's
+    partition at a time).
+
+    Returns
+    -------
+    OwnModel
+        With `error` when the council's rows cannot train a model (e.g. a block without a positive label).
+    """
+    no_refit = config.model.model_copy(update={"deployment_refit": False})
+    cfg = config.for_council(code).model_copy(update={"model": no_refit})
+    rows = rows.drop(columns=COUNCIL_COLUMN, errors="ignore").reset_index(drop=True)
+    try:
+        result = fit_evaluate(rows, cfg, truth=truth, extract_date=extract_date, feature_names=feature_names)
+    except UpstreamError as exc:
+        return OwnModel(overall=None, predictions=None, error=str(exc))
+    model = result.metrics["test"]["model"]["overall"]
+    return OwnModel(overall={k: v for k, v in model.items() if isinstance(v, float)},
+                    predictions=result.predictions["test"][_OWN_COLUMNS].copy(), rounds=result.model.best_iteration_)
 
 
 def fit_own_models(table: pd.DataFrame, config: Config, *, truth: pd.DataFrame | None = None,
                    extract_date: pd.Timestamp | None = None, feature_names: list[str] | None = None,
                    log: Callable[[str], None] | None = None) -> dict[str, OwnModel]:
-    """Train and evaluate each council's own model on that council's rows alone: the same split rule, settings,
-    calibration and evaluation as the pooled model, at the council's own hubs' capacities; no deployment refit.
+    """`fit_own_model` for every council of a region's feature table, one after another.
 
     Parameters
     ----------
@@ -65,27 +89,19 @@ def fit_own_models(table: pd.DataFrame, config: Config, *, truth: pd.DataFrame |
     Returns
     -------
     dict
-        Council code -> `OwnModel` (with `error` when the council's rows cannot train a model, e.g. a block
-        without a positive label).
+        Council code -> `OwnModel`.
     """
     say = log or (lambda _msg: None)
     own: dict[str, OwnModel] = {}
-    no_refit = config.model.model_copy(update={"deployment_refit": False})
     for code in councils_in(table):
-        rows = table.loc[table[COUNCIL_COLUMN].to_numpy() == code].drop(columns=COUNCIL_COLUMN)
-        cfg = config.for_council(code).model_copy(update={"model": no_refit})
-        try:
-            result = fit_evaluate(rows.reset_index(drop=True), cfg, truth=truth, extract_date=extract_date,
-                                  feature_names=feature_names)
-        except UpstreamError as exc:
-            own[code] = OwnModel(overall=None, predictions=None, error=str(exc))
-            say(f"council {code}: no own model ({exc})")
-            continue
-        model = result.metrics["test"]["model"]["overall"]
-        own[code] = OwnModel(overall={k: v for k, v in model.items() if isinstance(v, float)},
-                             predictions=result.predictions["test"][_OWN_COLUMNS].copy())
-        say(f"council {code}: own model, {len(rows):,} rows, {result.model.best_iteration_} rounds, test PR-AUC "
-            f"{model['pr_auc']:.3f}")
+        rows = table.loc[table[COUNCIL_COLUMN].to_numpy() == code]
+        own[code] = mine = fit_own_model(code, rows, config, truth=truth, extract_date=extract_date,
+                                         feature_names=feature_names)
+        if mine.error is not None:
+            say(f"council {code}: no own model ({mine.error})")
+        else:
+            say(f"council {code}: own model, {len(rows):,} rows, {mine.rounds} rounds, test PR-AUC "
+                f"{mine.overall['pr_auc']:.3f}")
     return own
 
 
