@@ -61,7 +61,7 @@ def main() -> None:
 
     config = load_config(args.config)
     t0 = time.perf_counter()
-    extract = features.load_extract(args.data, hubs=config.council.hub_names)
+    extract = features.load_extract(args.data, hubs=config.contract_hubs)
     dates = features.as_of_grid(extract, config)[-args.dates:]
     print(f"extract: {len(extract.children):,} children, {len(extract.events):,} events; {len(dates)} as-of dates "
           f"{dates[0]:%Y-%m-%d}..{dates[-1]:%Y-%m-%d}; loaded in {time.perf_counter() - t0:.0f}s; "

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from core.config import Config
+from core.contract import COUNCIL_COLUMN
 from core.errors import UpstreamError
 from features.columns import AUDIT_COLUMNS, KEY_COLUMNS
 from training.baselines import LogisticBaseline, PracticeRule, ReferralRule
@@ -244,7 +245,7 @@ def fit_evaluate(table: pd.DataFrame, config: Config, *, feature_names: list[str
     practice = PracticeRule().fit(X["train"])
     timings["baselines_seconds"] = time.perf_counter() - t4
 
-    capacities = {h.name: h.capacity for h in config.council.hubs}
+    capacities = config.list_capacities()  # per hub, or per (council, hub) in a region
     threshold = config.serving.list_probability_threshold
     metrics: dict[str, dict] = {}
     predictions: dict[str, pd.DataFrame] = {}
@@ -282,7 +283,7 @@ def fit_evaluate(table: pd.DataFrame, config: Config, *, feature_names: list[str
                                                               capacities=capacities, threshold=threshold,
                                                               replicates=mc.bootstrap_replicates, seed=mc.seed)
         frame = blocks[name]
-        pred = frame[[c for c in (*KEY_COLUMNS, "label") if c in frame]].copy()
+        pred = frame[[c for c in (*KEY_COLUMNS, COUNCIL_COLUMN, "label") if c in frame]].copy()
         pred["probability"] = prob
         pred["margin"] = margins[name]
         pred["logistic"] = logit
