@@ -117,7 +117,7 @@ def single_stages(data: Path, config_path: Path | None) -> None:
     from training.pipeline import training_grid
 
     config = load_config(config_path)
-    extract = features.load_extract(data, hubs=config.council.hub_names)
+    extract = features.load_extract(data, hubs=config.contract_hubs)
     last = extract.last_date
 
     def report(stage: str, seconds: float, peak: int, **extra) -> None:
@@ -192,7 +192,7 @@ def run_dask(data: Path, config_path: Path | None, workers: int, memory_limit: s
 
     config = load_config(config_path)
     t0 = time.perf_counter()
-    extract = features.load_extract(data, hubs=config.council.hub_names)
+    extract = features.load_extract(data, hubs=config.contract_hubs)
     last = extract.last_date
     dates = training_grid(extract, config, extract_date=last)
     print(f"region: {len(extract.children):,} children ever resident, {len(extract.events):,} events; {len(dates)} "

@@ -39,8 +39,14 @@ class Hub(_Frozen):
     capacity: PositiveInt
 
 
+# A council's DfE local-authority number: 3 digits, as text (quote it in YAML: code: "330").
+CouncilCode = Annotated[str, Field(pattern=r"^[0-9]{3}$")]
+
+
 class CouncilConfig(_Frozen):
     name: str = "Simulated City Council"
+    # Optional for one council; required for each council of a region (the extract's `council` column).
+    code: CouncilCode | None = None
     hubs: Annotated[tuple[Hub, ...], Field(min_length=1), FromList]
 
     @model_validator(mode="after")
@@ -281,8 +287,30 @@ class DataSharingConfig(_Frozen):
         return SOCIAL_CARE_EVENT_TYPES + tuple(t for t in PARTNER_EVENT_TYPES if t in partner)
 
 
+class RegionCouncil(CouncilConfig):
+    """One council of a region (config `councils:`): its code is required."""
+
+    code: CouncilCode
+
+
+def _region_view(councils: tuple[RegionCouncil, ...]) -> CouncilConfig:
+    """The region as one `council` for the code that only knows hubs by name (the `hub_code` model input, the web
+    pages): every distinct hub name once, in order; a name two councils share holds their capacities summed.
+    Lists, capacities and the operating point use (council, hub) pairs instead (`Config.list_capacities`)."""
+    caps: dict[str, int] = {}
+    for council in councils:
+        for hub in council.hubs:
+            caps[hub.name] = caps.get(hub.name, 0) + hub.capacity
+    names = ", ".join(f"{c.name} ({c.code})" for c in councils)
+    return CouncilConfig(name=f"Region of {len(councils)} councils: {names}",
+                         hubs=tuple(Hub(name=n, capacity=c) for n, c in caps.items()))
+
+
 class Config(_Frozen):
-    council: CouncilConfig
+    # One council (`council:`) or a region (`councils:`, each with a code and its own hubs), never both. With
+    # `councils`, `council` is the region view (`_region_view`), filled in on load.
+    council: CouncilConfig | None = None
+    councils: Annotated[tuple[RegionCouncil, ...], Field(min_length=1), FromList] | None = None
     features: FeaturesConfig = FeaturesConfig()
     outcome: OutcomeConfig = OutcomeConfig()
     model: ModelConfig = ModelConfig()
@@ -293,9 +321,65 @@ class Config(_Frozen):
     monitoring: MonitoringConfig = MonitoringConfig()
     data_sharing: DataSharingConfig = DataSharingConfig()
 
+    @model_validator(mode="after")
+    def _one_council_or_a_region(self) -> Config:
+        if self.councils is None:
+            if self.council is None:
+                raise ValueError("give the council (council: {name, hubs}) or a region (councils: [{code, name, "
+                                 "hubs}, ...])")
+            return self
+        codes = [c.code for c in self.councils]
+        dupes = sorted({c for c in codes if codes.count(c) > 1})
+        if dupes:
+            raise ValueError(f"councils: council codes must be unique; repeated: {', '.join(dupes)}")
+        view = _region_view(self.councils)
+        if self.council is not None and self.council != view:  # a dump of a region config holds its view
+            raise ValueError("give either council (one council) or councils (a region), not both")
+        object.__setattr__(self, "council", view)  # frozen: set once, on load
+        return self
+
+    @property
+    def is_region(self) -> bool:
+        """Several councils in one extract (config `councils:`)."""
+        return self.councils is not None
+
+    @property
+    def region(self) -> tuple[CouncilConfig, ...]:
+        """Every council: the region's, or the one council."""
+        return tuple(self.councils) if self.councils is not None else (self.council,)
+
+    @property
+    def contract_hubs(self) -> tuple[str, ...] | dict[str, tuple[str, ...]]:
+        """The `hub` code list validation checks: one council's hub names, or {council code: hub names} when the
+        config names council codes (a region, or one council with `code`)."""
+        if self.councils is None and self.council.code is None:
+            return self.council.hub_names
+        return {c.code: c.hub_names for c in self.region}
+
+    def list_capacities(self) -> dict[str, int]:
+        """Families each hub lists, keyed as the operating point keys hubs (`training.operating_point.hub_key`):
+        by hub name for one council, by "code/hub" for a region."""
+        if self.councils is None:
+            return {h.name: h.capacity for h in self.council.hubs}
+        return {f"{c.code}/{h.name}": h.capacity for c in self.councils for h in c.hubs}
+
+    def for_council(self, code: str) -> Config:
+        """This config as the one council `code` of the region (its hubs and capacities; everything else as is)."""
+        found = [c for c in self.region if c.code == code]
+        if not found:
+            raise ConfigError(f"council {code} is not in the config (councils: "
+                              f"{', '.join(str(c.code) for c in self.region)})")
+        council = CouncilConfig(name=found[0].name, code=code, hubs=found[0].hubs)
+        return self.model_copy(update={"council": council, "councils": None})
+
     def config_hash(self) -> str:
         """A short stable hash of the resolved config, recorded with every model."""
-        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        data = self.model_dump(mode="json")
+        if self.councils is None:  # one council: hashed as before regions existed (the same config, the same hash)
+            data.pop("councils")
+            if self.council.code is None:
+                data["council"].pop("code")
+        blob = json.dumps(data, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
 

@@ -35,6 +35,11 @@ CHILDREN_COLUMNS: Final[dict[str, str]] = {
     "left_on": "date",
 }
 CHILDREN_NULLABLE: Final = frozenset({"left_on"})
+# A region's extract (several councils pooled) adds the council each child lives in: the DfE local-authority
+# number, 3 digits as text (e.g. "330"). Optional: a single council's extract leaves it out. Events carry no
+# council of their own: they inherit it through the family, which belongs to one council.
+COUNCIL_COLUMN: Final = "council"
+COUNCIL_CODE_RE: Final = re.compile(r"^[0-9]{3}$")
 
 # --- events -------------------------------------------------------------------------------------------
 SOCIAL_CARE_EVENT_TYPES: Final = (
@@ -90,9 +95,17 @@ EVENTS_COLUMNS: Final[dict[str, str]] = {
 EVENTS_NULLABLE: Final = frozenset({"child_id", "end_date", "source", "detail"})
 
 TABLES: Final[dict[str, dict[str, str]]] = {"children": CHILDREN_COLUMNS, "events": EVENTS_COLUMNS}
+# Columns a table may hold beside TABLES (required whenever present, never free text).
+OPTIONAL_COLUMNS: Final[dict[str, dict[str, str]]] = {"children": {COUNCIL_COLUMN: "str"}, "events": {}}
 NULLABLE: Final[dict[str, frozenset[str]]] = {"children": CHILDREN_NULLABLE, "events": EVENTS_NULLABLE}
 
 
 def ethnic_group(code: str | None) -> str:
     """The broad ethnic group (White, Mixed, Asian, Black, Other, Unknown) of a DfE code."""
     return ETHNICITY_GROUPS.get(code or "", "Unknown")
+
+
+def table_columns_of(table: str, present: object = ()) -> dict[str, str]:
+    """A table's contract columns (column -> kind), plus its optional columns that are `present`."""
+    optional = {c: k for c, k in OPTIONAL_COLUMNS[table].items() if c in present}  # type: ignore[operator]
+    return {**TABLES[table], **optional}

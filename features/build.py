@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from core.config import Config
-from core.contract import ETHNICITY_GROUPS, KNOWN_TO_SOCIAL_CARE_TYPES
+from core.contract import COUNCIL_COLUMN, ETHNICITY_GROUPS, KNOWN_TO_SOCIAL_CARE_TYPES
 from core.errors import ContractError
 from features.columns import AGE_BANDS, AUDIT_COLUMNS, KEY_COLUMNS
 from features.definitions import FeatureDef, Signal, feature_defs
@@ -29,6 +29,7 @@ from features.timeline import NEVER, completed_months, day_of, month_shifts, nor
 _KEY_IDS, _AS_OF, _LABEL = pd.Index(KEY_COLUMNS[:2]), pd.Index(KEY_COLUMNS[2:]), pd.Index(["label"])
 _AUDIT_OBJECTS = pd.Index(AUDIT_COLUMNS[:-2])
 _AUDIT_FLAGS = pd.Index(AUDIT_COLUMNS[-1:])
+_COUNCIL = pd.Index([COUNCIL_COLUMN])
 assert KEY_COLUMNS[2] == "as_of" and AUDIT_COLUMNS[-2:] == ("deprivation_decile", "previously_known")
 _AGE_BAND_STARTS = np.array([5, 10, 16]) * 12  # months
 DAYS_PER_MONTH = 365.25 / 12
@@ -310,8 +311,9 @@ def build_features(extract: Extract, as_of_dates: Sequence[pd.Timestamp], config
     Returns
     -------
     DataFrame
-        `KEY_COLUMNS`, the model inputs (float32, in `feature_columns(config)` order), `label` (Int8, <NA> where
-        as_of + horizon is after the extract date) and `AUDIT_COLUMNS`.
+        `KEY_COLUMNS` (and `council` after them in a region's table), the model inputs (float32, in
+        `feature_columns(config)` order), `label` (Int8, <NA> where as_of + horizon is after the extract date)
+        and `AUDIT_COLUMNS`.
     """
     dates = normalise_dates(as_of_dates)
     days = [day_of(d) for d in dates]
@@ -333,10 +335,14 @@ def build_features(extract: Extract, as_of_dates: Sequence[pd.Timestamp], config
     # The object columns are taken as given. deprivation_decile is there once, as a model input that the
     # audit also reads.
     index = pd.RangeIndex(len(codes))
+    # a region's rows carry their council as a key (after as_of): never a model input (docs/scale.md)
+    council = ([pd.DataFrame(history.child_column(COUNCIL_COLUMN)[codes][:, None], index=index, columns=_COUNCIL,
+                             dtype=object, copy=False)] if COUNCIL_COLUMN in extract.children.columns else [])
     return pd.concat([
         pd.DataFrame(ids, index=index, columns=_KEY_IDS, dtype=object, copy=False),
         pd.DataFrame(t.astype("datetime64[D]").astype("datetime64[ns]")[:, None], index=index, columns=_AS_OF,
                      copy=False),
+        *council,
         pd.DataFrame(x, index=index, columns=names, copy=False),
         pd.DataFrame(label, index=index, columns=_LABEL, copy=False),
         pd.DataFrame(_audit(history, codes, x[:, names.get_loc("age_months")].astype(np.int64)), index=index,

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core.contract import TABLES
+from core.contract import TABLES, table_columns_of
 from core.errors import ContractError
 from features import _small
 
@@ -191,7 +191,8 @@ def _text(values: np.ndarray) -> np.ndarray:
 def table_columns(raw: pd.DataFrame, name: str) -> tuple[dict[str, np.ndarray], dict[str, TypedColumn]]:
     """A raw (string) table's columns as numpy arrays, each read once: as written (every column of the
     frame), and typed (the contract's columns in contract order: dates datetime64[ns], integers Int64, text
-    object with None for missing; unparseable values and absent columns missing).
+    object with None for missing; unparseable values and absent columns missing), followed by the optional
+    columns (`core.contract.OPTIONAL_COLUMNS`, e.g. a region's `council`) that the frame holds.
 
     Works on arrays, and parses every text date column of the table in one call: a table may be one posted
     family, where pandas' per-call overhead (a Series per column read) would dominate."""
@@ -208,7 +209,8 @@ def table_columns(raw: pd.DataFrame, name: str) -> tuple[dict[str, np.ndarray], 
         values = {col: raw[col].to_numpy() for col in columns}
     typed: dict[str, TypedColumn] = {}
     text_dates: list[str] = []
-    for col, kind in TABLES[name].items():
+    spec = table_columns_of(name, columns)  # the contract's columns, plus the optional ones the file holds
+    for col, kind in spec.items():
         if col not in values:
             v = np.full(n, None, dtype=object)
         elif dtypes[col] == _TEXT:
@@ -233,7 +235,7 @@ def table_columns(raw: pd.DataFrame, name: str) -> tuple[dict[str, np.ndarray], 
             parsed = np.asarray(parse_dates(joined))
         for i, col in enumerate(text_dates):
             typed[col] = parsed[i * n:(i + 1) * n]
-    return values, {col: typed[col] for col in TABLES[name]}
+    return values, {col: typed[col] for col in spec}
 
 
 def type_table(raw: pd.DataFrame, name: str) -> pd.DataFrame:

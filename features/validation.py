@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -12,22 +13,29 @@ import pandas as pd
 
 from core import io
 from core.contract import (
+    COUNCIL_CODE_RE,
+    COUNCIL_COLUMN,
     DETAIL_CODES,
     DISABILITY_CODES,
     EPISODE_EVENT_TYPES,
     ETHNICITY_CODES,
     EVENT_TYPES,
     NULLABLE,
+    OPTIONAL_COLUMNS,
     SEX_CODES,
     SOURCED_EVENT_TYPES,
     SOURCES,
     TABLES,
+    table_columns_of,
 )
 from core.errors import ContractError
 from features import _small
 from features.loaders import Extract, RawTable, TypedColumn, read_raw, table_columns
 
 MAX_ROWS_SHOWN = 10
+# The hub code list: one council's hub names, or a region's {council code: hub names} (core.config.Config.
+# contract_hubs gives the one the config describes).
+Hubs = tuple[str, ...] | Mapping[str, tuple[str, ...]]
 
 
 @dataclass(frozen=True)
@@ -103,6 +111,10 @@ class ValidationReport:
             lines.append("events per type:")
             for t, n in e["event_type"].value_counts().reindex(EVENT_TYPES).dropna().items():
                 lines.append(f"  {t:<28} {int(n):>10,}")
+        if len(c) and COUNCIL_COLUMN in c.columns:
+            lines.append("children per council:")
+            for code, n in c[COUNCIL_COLUMN].value_counts().sort_index().items():
+                lines.append(f"  {code:<28} {int(n):>10,}")
         if len(c):
             lines.append("children per hub:")
             for h, n in c["hub"].value_counts().sort_index().items():
@@ -190,6 +202,7 @@ class _Checker:
         self.path = report.raw[table].path
         self._present: dict[str, np.ndarray] = {}
         self._typed: dict[str, np.ndarray] = {}
+        self.kinds = table_columns_of(table, columns.typed)  # the contract's columns and the optional ones present
 
     def raw(self, col: str) -> np.ndarray:
         return self.columns.raw[col]
@@ -199,7 +212,7 @@ class _Checker:
         if col not in self._typed:
             values = self.columns.typed[col]
             self._typed[col] = (values.to_numpy(dtype=np.float64, na_value=np.nan)
-                                if TABLES[self.table][col] == "int" else values)
+                                if self.kinds[col] == "int" else values)
         return self._typed[col]
 
     def add(self, column: str, rule: str, mask: np.ndarray) -> None:
@@ -226,7 +239,7 @@ class _Checker:
         """Required values, parseable types, codes that are in their lists, dates not in the future."""
         extract_date = np.datetime64(self.report.extract_date.to_datetime64(), "ns")
         after = f"date is after the extract date {self.report.extract_date:%Y-%m-%d}"
-        for col, kind in TABLES[self.table].items():
+        for col, kind in self.kinds.items():
             present = self.present(col)
             if col not in NULLABLE[self.table]:
                 self.add(col, "required value is missing", ~present)
@@ -246,14 +259,43 @@ class _Checker:
         self.add(col, "must be unique (repeated value)", pd.notna(s) & _duplicated(s))
 
 
-def _check_children(report: ValidationReport, tables: dict[str, _Columns], hubs: tuple[str, ...]) -> None:
+def _check_councils(ck: _Checker, hubs: Hubs) -> None:
+    """A region's children: the council code's form and list, each council's own hubs, one council per family.
+    Without the column (one council) the hub list is the council's."""
+    if COUNCIL_COLUMN not in ck.kinds:
+        ck.codes("hub", list(hubs) if not isinstance(hubs, Mapping) else list(next(iter(hubs.values()))))
+        return
+    code, present = ck.raw(COUNCIL_COLUMN), ck.present(COUNCIL_COLUMN)
+    distinct = pd.unique(code[present]) if len(code) else []
+    malformed = {c for c in distinct if not (isinstance(c, str) and COUNCIL_CODE_RE.fullmatch(c))}
+    ck.add(COUNCIL_COLUMN, "not a DfE local-authority number (3 digits as text, e.g. '330')",
+           present & _isin(code, malformed))
+    assert isinstance(hubs, Mapping)  # validate_raw refuses a council column without configured codes
+    ck.add(COUNCIL_COLUMN, f"code not in the configured councils ({', '.join(hubs)})",
+           present & ~_isin(code, malformed) & ~_isin(code, tuple(hubs)))
+    hub, hub_present = ck.raw("hub"), ck.present("hub")
+    for council, names in hubs.items():
+        shown = ", ".join(names) if len(names) <= 12 else ", ".join(names[:12]) + ", ..."
+        ck.add("hub", f"code not in council {council}'s hub list ({shown})",
+               hub_present & (code == council) & ~_isin(hub, tuple(names)))
+    fam, fam_present = ck.raw("family_id"), ck.present("family_id")
+    keep = present & fam_present
+    councils_per_family = (pd.Series(code[keep]).groupby(fam[keep], sort=False).transform("nunique")
+                           .to_numpy())
+    spans = np.zeros(len(code), dtype=bool)
+    spans[np.flatnonzero(keep)] = councils_per_family > 1
+    ck.add(COUNCIL_COLUMN, "a family belongs to one council: this family_id has children in two or more councils",
+           spans)
+
+
+def _check_children(report: ValidationReport, tables: dict[str, _Columns], hubs: Hubs) -> None:
     ck = _Checker(report, "children", tables["children"])
     ck.basic()
     ck.unique("child_id")
     ck.codes("sex", SEX_CODES)
     ck.codes("ethnicity", ETHNICITY_CODES)
     ck.codes("disability", DISABILITY_CODES)
-    ck.codes("hub", list(hubs))
+    _check_councils(ck, hubs)
     d = ck.typed("deprivation_decile")
     with np.errstate(invalid="ignore"):
         ck.add("deprivation_decile", "must be between 1 and 10", ~np.isnan(d) & ((d < 1) | (d > 10)))
@@ -327,19 +369,20 @@ def _check_events(report: ValidationReport, tables: dict[str, _Columns]) -> None
            child_present & owned & fam_present & (owner != fam))
 
 
-def validate_raw(raw: dict[str, RawTable], *, hubs: tuple[str, ...],
+def validate_raw(raw: dict[str, RawTable], *, hubs: Hubs,
                  extract_date: pd.Timestamp | None = None) -> ValidationReport:
     extract_date = pd.Timestamp(extract_date if extract_date is not None else pd.Timestamp.today()).normalize()
     report = ValidationReport(raw=raw, typed={}, extract_date=extract_date)
     for name, table in raw.items():
         cols = list(table.frame.columns)
         missing = [c for c in TABLES[name] if c not in cols]
-        unknown = [c for c in cols if c not in TABLES[name]]
+        unknown = [c for c in cols if c not in TABLES[name] and c not in OPTIONAL_COLUMNS[name]]
         if missing:
             report.fatal.append(f"{table.path}: missing required column(s): {', '.join(missing)}")
         if unknown:
             report.fatal.append(f"{table.path}: column(s) not in the contract: {', '.join(unknown)} "
                                 "(the contract allows no extra columns, so no free text can enter)")
+    report.fatal.extend(_council_column_fatal(raw["children"], hubs))
     if report.fatal:
         return report
     # each frame is read once into arrays; the checks work on those, and the typed frames are built from them
@@ -352,7 +395,20 @@ def validate_raw(raw: dict[str, RawTable], *, hubs: tuple[str, ...],
     return report
 
 
-def validate_extract(directory: str | Path, *, hubs: tuple[str, ...],
+def _council_column_fatal(children: RawTable, hubs: Hubs) -> list[str]:
+    """The council column and the config must agree: a region's extract needs it; a council code needs the
+    config to name the councils."""
+    has = COUNCIL_COLUMN in children.frame.columns
+    if not has and isinstance(hubs, Mapping) and len(hubs) > 1:
+        return [f"{children.path}: missing required column(s): {COUNCIL_COLUMN} (the config describes a region of "
+                f"{len(hubs)} councils: {', '.join(hubs)})"]
+    if has and not isinstance(hubs, Mapping):
+        return [f"{children.path}: column '{COUNCIL_COLUMN}': the config names no council code (set council.code, "
+                "or list the region's councils under councils:)"]
+    return []
+
+
+def validate_extract(directory: str | Path, *, hubs: Hubs,
                      extract_date: pd.Timestamp | None = None) -> ValidationReport:
     """Read an extract directory and check every contract rule; never raises for bad rows, only reports.
 
@@ -360,8 +416,9 @@ def validate_extract(directory: str | Path, *, hubs: tuple[str, ...],
     ----------
     directory : str or Path
         The directory holding `children` and `events` (Parquet or CSV).
-    hubs : tuple of str
-        The council's hub names (the `hub` code list).
+    hubs : tuple of str, or mapping of council code to tuple of str
+        The council's hub names (the `hub` code list), or a region's per council (`Config.contract_hubs`);
+        a region's children carry a `council` column and each child's hub must be in its council's list.
     extract_date : Timestamp, optional
         The extract's last date; nothing may be dated after it.
 
@@ -389,7 +446,7 @@ def empty_tables(raw: dict[str, RawTable]) -> list[str]:
     return []
 
 
-def load_extract(directory: str | Path, *, hubs: tuple[str, ...], extract_date: pd.Timestamp | None = None
+def load_extract(directory: str | Path, *, hubs: Hubs, extract_date: pd.Timestamp | None = None
                  ) -> Extract:
     """Read and strictly validate an extract; refuse it if it breaks the contract.
 

@@ -71,7 +71,7 @@ def operating_points(predictions: pd.DataFrame, config: Config) -> dict[str, tup
     prob = predictions["probability"].to_numpy(float)
     tiebreak = predictions["margin"].to_numpy(float) if "margin" in predictions else None
     scores = Scores(prob, prob, tiebreak=tiebreak)
-    capacities = {h.name: h.capacity for h in config.council.hubs}
+    capacities = config.list_capacities()  # per hub, or per (council, hub) for a region's predictions
     share = config.fairness.top_share
     threshold = config.serving.list_probability_threshold
     return {

@@ -35,7 +35,7 @@ def early_help_from_extract(directory: str | Path, config: Config, *, start: pd.
     -------
     EarlyHelpCounts
     """
-    extract = load_extract(Path(directory), hubs=config.council.hub_names)
+    extract = load_extract(Path(directory), hubs=config.contract_hubs)
     ev = extract.events
     eh = ev.loc[(ev["event_type"] == "early_help") & ev["child_id"].notna()
                 & (ev["event_date"] > start) & (ev["event_date"] <= end), ["child_id", "event_date"]]

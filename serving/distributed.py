@@ -7,14 +7,13 @@ children who are explained (those of listed families, or everyone with `explain_
 by the same booster on the same float64 inputs as in one process, so scores and contributions are the same
 numbers (`tests/serving/test_scoring_dask.py`).
 
-    with dask_client(workers=2) as client:
-        run_score(config, out=..., data=..., scorer=DaskScorer(client))      # what `upstream score --workers 2` does
+    with dask_client(workers=2) as client:                      # what `upstream score --workers 2` does
+        run_score(config, out=..., data=..., scorer=DaskScorer(client))
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from core.config import Config
+from core.contract import COUNCIL_COLUMN
 from core.errors import UpstreamError
 from serving.scoring import ScoringResult, score_children, scored_result
 from training.model import RiskModel
@@ -101,30 +101,40 @@ def score_cohort_dask(model: RiskModel, cohort: Any, config: Config, *, client: 
 
 @dataclass
 class DaskScorer:
-    """`run_score`'s `scorer` on a Dask cluster: the cohort's features built there (`feature_frame_dask`), then
-    `score_cohort_dask`."""
+    """`run_score`'s cohort scorer on a Dask cluster (`serving.scoring.CohortScorer`): the cohort's features built
+    there and kept there (`feature_frame_dask`), a region's councils selected there, `score_cohort_dask`."""
 
     client: Any
     n_partitions: int | None = None
 
-    def __call__(self, model: RiskModel, extract: Any, as_of: pd.Timestamp, config: Config, *,
-                 previous: pd.DataFrame | None, explain_all: bool, data_fingerprint: str,
-                 extract_date: pd.Timestamp | None, log: Callable[[str], None] | None = None) -> ScoringResult:
+    def build(self, extract: Any, as_of: pd.Timestamp, config: Config, *, extract_date: pd.Timestamp | None) -> Any:
         import dask
         from distributed import wait
 
         from features.distributed import feature_frame_dask
 
-        say = log or (lambda _msg: None)
-        t0 = time.perf_counter()
         with dask.config.set({"dataframe.convert-string": False}):
             cohort = self.client.persist(feature_frame_dask(extract, [as_of], config, client=self.client,
                                                             extract_date=extract_date, n_partitions=self.n_partitions))
-            wait(cohort)
-            seconds = time.perf_counter() - t0
-            result = score_cohort_dask(model, cohort, config, client=self.client, data_fingerprint=data_fingerprint,
-                                       previous=previous, explain_all=explain_all, extract_date=extract_date)
-        say(f"cohort at {as_of:%Y-%m-%d}: {len(result.scores):,} children, scored on Dask in {cohort.npartitions} "
-            f"family partitions; model {model.label}")
-        result.timings = {"features": seconds, **result.timings}
-        return result
+        wait(cohort)
+        return cohort
+
+    def size(self, cohort: Any) -> int:
+        return int(sum(self.client.gather(self.client.map(len, self.client.compute(cohort.to_delayed())))))
+
+    def council(self, cohort: Any, code: str) -> Any:
+        """One council's rows of a region's cohort, without the council column (partitions stay whole families)."""
+        return cohort.map_partitions(_council_rows, code, meta=cohort._meta.drop(columns=COUNCIL_COLUMN))
+
+    def score(self, model: RiskModel, cohort: Any, config: Config, *, previous: pd.DataFrame | None = None,
+              explain_all: bool = False, describe: Any = None, data_fingerprint: str | None = None,
+              extract_date: pd.Timestamp | None = None) -> ScoringResult:
+        import dask
+
+        with dask.config.set({"dataframe.convert-string": False}):
+            return score_cohort_dask(model, cohort, config, client=self.client, data_fingerprint=data_fingerprint or "",
+                                     previous=previous, explain_all=explain_all, extract_date=extract_date)
+
+
+def _council_rows(part: pd.DataFrame, code: str) -> pd.DataFrame:
+    return part.loc[part[COUNCIL_COLUMN].to_numpy() == code].drop(columns=COUNCIL_COLUMN)

@@ -1,4 +1,5 @@
-"""Scoring: the cohort at an as-of date through the champion model, into explained lists written as one directory.
+"""Scoring: the cohort at an as-of date through the champion model, into explained lists written as one directory
+(a region: one directory per council).
 
 `score_cohort` is pure (a model, a feature table, the config in; frames out) so it is tested without the
 registry; `write_scoring` writes the agreed output directory atomically (docs/interfaces.md); `run_score`
@@ -17,12 +18,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
 from core.config import Config
+from core.contract import COUNCIL_COLUMN
 from core.errors import UpstreamError
 from core.io import atomic_dir, write_csv, write_json, write_parquet, write_text
 from core.notice import DECISION_SUPPORT
@@ -409,11 +411,43 @@ def write_scoring(result: ScoringResult, out: str | Path, config: Config, *, cha
     return Path(out)
 
 
+class CohortScorer(Protocol):
+    """Where a cohort's features are built and scored: this process (`LocalScorer`) or a Dask cluster
+    (`serving.distributed.DaskScorer`). `run_score` and `score_region` go through it."""
+
+    def build(self, extract: Any, as_of: pd.Timestamp, config: Config, *,
+              extract_date: pd.Timestamp | None) -> Any: ...
+    def size(self, cohort: Any) -> int: ...
+    def council(self, cohort: Any, code: str) -> Any: ...
+    def score(self, model: RiskModel, cohort: Any, config: Config, **kwargs: Any) -> ScoringResult: ...
+
+
+class LocalScorer:
+    """The cohort as a DataFrame in this process: `features.build_features`, then `score_cohort`."""
+
+    def build(self, extract: Any, as_of: pd.Timestamp, config: Config, *,
+              extract_date: pd.Timestamp | None) -> pd.DataFrame:
+        import features
+
+        return features.build_features(extract, [as_of], config, extract_date=extract_date)
+
+    def size(self, cohort: pd.DataFrame) -> int:
+        return len(cohort)
+
+    def council(self, cohort: pd.DataFrame, code: str) -> pd.DataFrame:
+        """One council's rows of a region's cohort, without the council column."""
+        rows = cohort.loc[cohort[COUNCIL_COLUMN].to_numpy() == code].drop(columns=COUNCIL_COLUMN)
+        return rows.reset_index(drop=True)
+
+    def score(self, model: RiskModel, cohort: pd.DataFrame, config: Config, **kwargs: Any) -> ScoringResult:
+        return score_cohort(model, cohort, config, **kwargs)
+
+
 def run_score(config: Config, *, out: str | Path, data: str | Path | Callable[[], Any],
               as_of: pd.Timestamp | None = None, alias: str = "champion", previous: str | Path | None = None,
               explain_all: bool = False, charts: bool = True, tracking_uri: str | None = None,
               model: RiskModel | None = None, log: Callable[[str], None] | None = None,
-              scorer: Callable[..., ScoringResult] | None = None) -> ScoringResult:
+              scorer: CohortScorer | None = None) -> ScoringResult | RegionScoring:  # a region: per (council, hub)
     """`upstream score`: load the extract, build the cohort's features at the as-of date, load the model behind
     `alias`, score, explain and write the output directory.
 
@@ -442,10 +476,9 @@ def run_score(config: Config, *, out: str | Path, data: str | Path | Callable[[]
         A model to use instead of loading one.
     log : callable or None
         Progress lines.
-    scorer : callable or None
-        Builds and scores the cohort somewhere else: `scorer(model, extract, as_of, config, previous=...,
-        explain_all=..., data_fingerprint=..., extract_date=..., log=...)` (`serving.distributed.DaskScorer`, on
-        a Dask cluster). Default: `features.build_features` and `score_cohort` in this process.
+    scorer : CohortScorer or None
+        Where the cohort's features are built and scored: in this process (default, `LocalScorer`) or on a Dask
+        cluster (`serving.distributed.DaskScorer`); the lists are the same.
 
     Returns
     -------
@@ -457,7 +490,8 @@ def run_score(config: Config, *, out: str | Path, data: str | Path | Callable[[]
     say = log or (lambda _msg: None)
     timings: dict[str, float] = {}
     # everything a user can get wrong is checked before the slow steps (loading or simulating, building features)
-    prev = _lists.read_previous(previous) if previous is not None else None
+    # a region's previous output is read council by council (serving.region)
+    prev = _lists.read_previous(previous) if previous is not None and not config.is_region else None
     if as_of is not None:
         as_of = pd.Timestamp(as_of).normalize()
         if not as_of.is_month_end:
@@ -470,7 +504,7 @@ def run_score(config: Config, *, out: str | Path, data: str | Path | Callable[[]
         model = load_model(config, alias=alias, tracking_uri=tracking_uri)
     timings["model"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    extract = data() if callable(data) else features.load_extract(Path(data), hubs=config.council.hub_names)
+    extract = data() if callable(data) else features.load_extract(Path(data), hubs=config.contract_hubs)
     timings["load"] = time.perf_counter() - t0
     last = extract.last_date  # the extract's date, whatever the model's scenario leaves out
     extract = _scenario_extract(model, extract)
@@ -478,17 +512,16 @@ def run_score(config: Config, *, out: str | Path, data: str | Path | Callable[[]
         as_of = month_end_on_or_before(last)
     elif as_of > last:
         raise UpstreamError(f"--as-of {as_of:%Y-%m-%d} is after the extract's last date {last:%Y-%m-%d}")
-    if scorer is not None:
-        result = scorer(model, extract, as_of, config, previous=prev, explain_all=explain_all,
-                        data_fingerprint=extract.fingerprint(), extract_date=last, log=say)
-        result.timings = {**timings, **result.timings}
-        write_scoring(result, out, config, charts=charts)
-        return result
+    scorer = scorer or LocalScorer()
     t0 = time.perf_counter()
-    cohort = features.build_features(extract, [as_of], config, extract_date=last)
+    cohort = scorer.build(extract, as_of, config, extract_date=last)
     timings["features"] = time.perf_counter() - t0
-    say(f"cohort at {as_of:%Y-%m-%d}: {len(cohort):,} children; model {model.label}")
-    result = score_cohort(model, cohort, config, previous=prev, explain_all=explain_all,
+    say(f"cohort at {as_of:%Y-%m-%d}: {scorer.size(cohort):,} children; model {model.label}")
+    if config.is_region:  # lists per (council, hub): OUT/<code>/ in the single-council layout
+        return score_region(model, cohort, config, out=out, previous=previous, explain_all=explain_all,
+                            charts=charts, data_fingerprint=extract.fingerprint(), extract_date=last,
+                            timings=timings, scorer=scorer)
+    result = scorer.score(model, cohort, config, previous=prev, explain_all=explain_all,
                           data_fingerprint=extract.fingerprint(), extract_date=last)
     result.timings = {**timings, **result.timings}
     write_scoring(result, out, config, charts=charts)
@@ -543,8 +576,10 @@ def load_model(config: Config, *, alias: str = "champion", tracking_uri: str | N
     return model if str(alias).isdigit() else model.registered(alias=str(alias).rsplit("@", 1)[-1])
 
 
-def summary(result: ScoringResult, out: str | Path) -> str:
+def summary(result: ScoringResult | RegionScoring, out: str | Path) -> str:
     """What `upstream score` prints."""
+    if isinstance(result, RegionScoring):
+        return region_summary(result, out)
     c = result.manifest["counts"]
     lines = [f"scored {c['children']:,} children in {c['families']:,} families at {result.manifest['as_of']} "
              f"with {result.model.label}",
@@ -595,3 +630,85 @@ def score_family(model: RiskModel, rows: pd.DataFrame, config: Config, *, descri
         "protective": protective.text if protective is not None else None, "notice": DECISION_SUPPORT,
         "signals": sorted({feature_kind(r.feature)[1] for r in reasons}),
     }
+
+
+# --- a region: lists per (council, hub) ---------------------------------------------------------------------
+# The cohort is built once for the whole region (the model's inputs are the region's); each council's rows are then
+# scored, explained and listed exactly as a single council's are (its hubs' capacities from `Config.for_council`)
+# and written to OUT/<council code>/ in the single-council layout; OUT/manifest.json names the councils. A single
+# council's output layout is unchanged.
+
+
+@dataclass
+class RegionScoring:
+    """Each council's scoring result, by council code."""
+
+    councils: dict[str, ScoringResult]
+    timings: dict[str, float]
+
+
+def score_region(model: RiskModel, cohort: pd.DataFrame, config: Config, *, out: str | Path,
+                 previous: str | Path | None = None, explain_all: bool = False, charts: bool = True,
+                 data_fingerprint: str | None = None, extract_date: pd.Timestamp | None = None,
+                 timings: dict[str, float] | None = None, scorer: CohortScorer | None = None) -> RegionScoring:
+    """Score a region's cohort council by council and write `OUT/<code>/` for each (replaced whole, atomically).
+
+    Parameters
+    ----------
+    model : RiskModel
+        The pooled model.
+    cohort : DataFrame
+        The region's feature rows at one as-of date (with `council`).
+    config : Config
+        The region config.
+    out : str or Path
+        The output directory.
+    previous : str or Path, optional
+        An earlier region output: each council's lists say what changed since `previous/<code>/`.
+    explain_all, charts, data_fingerprint, extract_date
+        As for `score_cohort` / `write_scoring`.
+    timings : dict, optional
+        Seconds spent before scoring (model, load, features), recorded in each council's manifest.
+    scorer : CohortScorer, optional
+        Where `cohort` lives and is scored (default: a DataFrame, in this process).
+
+    Returns
+    -------
+    RegionScoring
+    """
+    scorer = scorer or LocalScorer()
+    results = {}
+    codes = [c.code for c in config.region]
+    with atomic_dir(out) as tmp:
+        for code in codes:
+            rows = scorer.council(cohort, code)
+            if scorer.size(rows) == 0:
+                continue
+            council = config.for_council(code)
+            before = Path(previous) / code if previous is not None else None
+            prev = _lists.read_previous(before) if before is not None and before.is_dir() else None
+            result = scorer.score(model, rows, council, previous=prev, explain_all=explain_all,
+                                  data_fingerprint=data_fingerprint, extract_date=extract_date)
+            result.timings = {**(timings or {}), **result.timings}
+            write_scoring(result, Path(tmp) / code, council, charts=charts)
+            results[code] = result
+        write_json({"region": [{"council": code, "name": config.for_council(code).council.name,
+                                **{k: v for k, v in r.manifest["counts"].items()}}
+                               for code, r in results.items()],
+                    "layout": "one directory per council code, each in the single-council layout",
+                    "model": next(iter(results.values())).manifest["model"] if results else None,
+                    "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "notice": DECISION_SUPPORT},
+                   Path(tmp) / "manifest.json")
+    return RegionScoring(councils=results, timings=dict(timings or {}))
+
+
+def region_summary(result: RegionScoring, out: str | Path) -> str:
+    """What `upstream score` prints for a region: one line per council."""
+    lines = []
+    for code, r in result.councils.items():
+        c = r.manifest["counts"]
+        lines.append(f"council {code}: {c['children']:,} children, {c['families_listed']:,} families listed "
+                     f"({', '.join(f'{h} {n}' for h, n in c['families_listed_by_hub'].items())}); "
+                     f"{out}/{code}/lists/")
+    lines += [f"written to {out} (one directory per council)", DECISION_SUPPORT]
+    return "\n".join(lines)

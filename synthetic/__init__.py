@@ -2,7 +2,9 @@
 
 from synthetic._council import TRUTH_COLUMNS, SimulatedCouncil
 from synthetic._mechanism import Mechanism
+from synthetic._region import CouncilProfile, region_profiles, simulate_region
 from synthetic._simulate import simulate, truth_months
 from synthetic.calibration import TARGETS, measure
 
-__all__ = ["Mechanism", "SimulatedCouncil", "TARGETS", "TRUTH_COLUMNS", "measure", "simulate", "truth_months"]
+__all__ = ["CouncilProfile", "Mechanism", "SimulatedCouncil", "TARGETS", "TRUTH_COLUMNS", "measure", "region_profiles",
+           "simulate", "simulate_region", "truth_months"]

@@ -24,13 +24,16 @@ class SimulatedCouncil:
     seed: int
     # partner event type -> share of the agency's events that reached the extract (1.0 where absent)
     linkage: dict[str, float] = field(default_factory=dict)
+    # a region (`simulate --councils N`): each council's code, name, size and mechanism shifts (ground truth)
+    councils: tuple[dict, ...] = ()
 
     @property
     def extract_date(self) -> pd.Timestamp:
         return self.end
 
     def write(self, out_dir: str | Path) -> Path:
-        """Write children.parquet, events.parquet and truth.parquet (each atomically) into out_dir.
+        """Write children.parquet, events.parquet and truth.parquet (each atomically) into out_dir, and for a
+        region councils.json (how its councils differ).
 
         Parameters
         ----------
@@ -46,4 +49,6 @@ class SimulatedCouncil:
         io.write_parquet(self.children, out / "children.parquet")
         io.write_parquet(self.events, out / "events.parquet")
         io.write_parquet(self.truth, out / "truth.parquet")
+        if self.councils:
+            io.write_json({"councils": list(self.councils)}, out / "councils.json")
         return out

@@ -39,6 +39,7 @@ import pandas as pd
 from sklearn.metrics import average_precision_score
 
 from core.config import Config
+from core.contract import COUNCIL_COLUMN
 from core.errors import UpstreamError
 from features.columns import AUDIT_COLUMNS
 from training.baselines import LogisticBaseline, PracticeRule, ReferralRule
@@ -431,7 +432,8 @@ def _refit(cluster: _Cluster, found: pd.DataFrame, split, params: dict[str, Any]
 
 def train_on_cluster(extract: Any, dates: list[pd.Timestamp], config: Config, *, client: Any,
                      truth: pd.DataFrame | None = None, extract_date: pd.Timestamp | None = None,
-                     log: Callable[[str], None] | None = None) -> tuple[TrainingResult, pd.DataFrame, float]:
+                     log: Callable[[str], None] | None = None
+                     ) -> tuple[TrainingResult, pd.DataFrame, float, dict[str, Any] | None]:
     """What `upstream train --cluster/--workers` runs: the feature table built on the cluster and kept there
     (`features.distributed.feature_frame_dask`), then `fit_evaluate_dask`.
 
@@ -442,6 +444,8 @@ def train_on_cluster(extract: Any, dates: list[pd.Timestamp], config: Config, *,
         Up to 1,000 rows of the feature table, for the model signature.
     features_seconds : float
         Time to build the feature table on the cluster.
+    own : dict or None
+        A region's per-council own models (`own_models_dask`), for `training.councils.council_table`.
     """
     import dask
     from distributed import wait
@@ -458,5 +462,46 @@ def train_on_cluster(extract: Any, dates: list[pd.Timestamp], config: Config, *,
     n = sum(client.nthreads().values())
     say(f"features on Dask ({len(client.nthreads())} workers, {n} threads): {table.npartitions} family partitions "
         f"over {len(dates)} as-of dates {dates[0]:%Y-%m-%d}..{dates[-1]:%Y-%m-%d} ({seconds:.0f}s)")
+    own = own_models_dask(table, config, client=client, truth=truth, extract_date=extract_date, log=say)
     result = fit_evaluate_dask(table, config, client=client, truth=truth, extract_date=extract_date, log=say)
-    return result, table_sample, seconds
+    return result, table_sample, seconds, own
+
+
+def _council_codes(part: pd.DataFrame) -> list[str]:
+    return [str(c) for c in pd.unique(part[COUNCIL_COLUMN])]
+
+
+def _council_part(part: pd.DataFrame, *, code: str) -> pd.DataFrame:
+    return part.loc[part[COUNCIL_COLUMN].astype(str).to_numpy() == code]
+
+
+def own_models_dask(table: Any, config: Config, *, client: Any, truth: pd.DataFrame | None = None,
+                    extract_date: pd.Timestamp | None = None, log: Callable[[str], None] | None = None
+                    ) -> dict[str, Any] | None:
+    """A region's per-council own models (`training.councils.fit_own_model`), one council at a time: that
+    council's rows are collected from the workers (a council fits one process: the single-council path) and
+    dropped before the next. None for one council."""
+    import dask
+
+    from training.councils import fit_own_model
+
+    if COUNCIL_COLUMN not in table.columns:
+        return None
+    say = log or (lambda _msg: None)
+    with dask.config.set({"dataframe.convert-string": False}):
+        cluster = _Cluster(table, client)
+        codes = sorted({c for codes in cluster.gather(_council_codes) for c in codes})
+        if len(codes) < 2:
+            return None
+        say(f"region of {len(codes)} councils: each council's own model (its rows collected one council at a time), "
+            "then the pooled model on the cluster")
+        own = {}
+        for code in codes:
+            rows = pd.concat([p for p in cluster.gather(_council_part, code=code) if len(p)], ignore_index=True)
+            rows = rows.sort_values(["as_of", "child_id"], kind="stable").reset_index(drop=True)
+            own[code] = mine = fit_own_model(code, rows, config, truth=truth, extract_date=extract_date)
+            say(f"council {code}: " + (f"no own model ({mine.error})" if mine.error is not None else
+                                       f"own model, {len(rows):,} rows, {mine.rounds} rounds, test PR-AUC "
+                                       f"{mine.overall['pr_auc']:.3f}"))
+            del rows
+    return own

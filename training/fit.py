@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from core.config import Config
+from core.contract import COUNCIL_COLUMN
 from core.errors import UpstreamError
 from features.columns import AUDIT_COLUMNS, KEY_COLUMNS
 from training.baselines import LogisticBaseline, PracticeRule, ReferralRule
@@ -295,7 +296,7 @@ def evaluate_blocks(blocks: dict[str, pd.DataFrame], scores: dict[str, dict[str,
     """
     say = log or (lambda _msg: None)
     mc = config.model
-    capacities = {h.name: h.capacity for h in config.council.hubs}
+    capacities = config.list_capacities()  # per hub, or per (council, hub) in a region
     threshold = config.serving.list_probability_threshold
     metrics: dict[str, dict] = {}
     predictions: dict[str, pd.DataFrame] = {}
@@ -330,7 +331,7 @@ def evaluate_blocks(blocks: dict[str, pd.DataFrame], scores: dict[str, dict[str,
                                                               capacities=capacities, threshold=threshold,
                                                               replicates=mc.bootstrap_replicates, seed=mc.seed)
         frame = blocks[name]
-        pred = frame[[c for c in (*KEY_COLUMNS, "label") if c in frame]].copy()
+        pred = frame[[c for c in (*KEY_COLUMNS, COUNCIL_COLUMN, "label") if c in frame]].copy()
         pred["probability"] = prob
         pred["margin"] = margin
         pred["logistic"] = logit
@@ -348,7 +349,7 @@ def evaluate_blocks(blocks: dict[str, pd.DataFrame], scores: dict[str, dict[str,
 def train_metrics(frame: pd.DataFrame, margin: np.ndarray, calibrate: Callable[[np.ndarray], np.ndarray],
                   config: Config) -> dict:
     """The few in-sample figures kept for the train block (to read overfitting against the test block)."""
-    capacities = {h.name: h.capacity for h in config.council.hubs}
+    capacities = config.list_capacities()
     prob = calibrate(margin)
     overall = evaluate(frame, {"model": Scores(prob, prob, margin)}, capacities=capacities,
                        threshold=config.serving.list_probability_threshold, breakdowns=())["model"]["overall"]

@@ -29,7 +29,7 @@ import pandas as pd
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
 from training.bootstrap import FamilyBootstrap, ratio, with_interval
-from training.operating_point import select_listed
+from training.operating_point import hub_key, select_listed
 
 SHARES: tuple[float, ...] = (0.01, 0.02, 0.05, 0.10)
 LIST = "list"
@@ -93,9 +93,11 @@ def _rank_within(groups: np.ndarray, scores: Scores, child_ids: np.ndarray) -> n
 def select_capacity(frame: pd.DataFrame, scores: Scores, capacities: dict[str, int]) -> np.ndarray:
     """Rows in the top k *children* of their (as-of date, hub), k = the hub's capacity (a secondary row: the
     lists select families, see `select_list`)."""
-    groups = frame.groupby(["as_of", "hub"], sort=True, dropna=False).ngroup().to_numpy()
+    hub = pd.Series(hub_key(frame), index=frame.index)
+    groups = pd.DataFrame({"as_of": frame["as_of"], "hub": hub}).groupby(["as_of", "hub"], sort=True,
+                                                                          dropna=False).ngroup().to_numpy()
     ranks = _rank_within(groups, scores, frame["child_id"].to_numpy())
-    k = frame["hub"].map(capacities).fillna(0).to_numpy()
+    k = hub.map(capacities).fillna(0).to_numpy()
     return ranks < k
 
 
@@ -157,11 +159,12 @@ def _slice_metrics(y: np.ndarray, scores: Scores, selections: dict[str, np.ndarr
 
 def evaluate(frame: pd.DataFrame, scorers: dict[str, Scores], *, capacities: dict[str, int],
              threshold: float | None = None, p_true: np.ndarray | None = None, shares: tuple[float, ...] = SHARES,
-             n_bins: int = 10, breakdowns: tuple[str, ...] = ("hub", "age_band"),
+             n_bins: int = 10, breakdowns: tuple[str, ...] = ("hub", "age_band", "council"),
              bootstrap: FamilyBootstrap | None = None, reference: str = "model") -> dict[str, dict]:
     """Metrics for each scorer on the labelled rows of `frame` (child_id, family_id, as_of, hub, label, ...).
 
-    Returns {scorer: {"overall": {...}, "by_hub": {hub: {...}}, "by_age_band": {band: {...}}}}. Operating
+    Returns {scorer: {"overall": {...}, "by_hub": {hub: {...}}, "by_age_band": {band: {...}}}} (and
+    "by_council" for a region's rows: a breakdown whose column the frame lacks is left out). Operating
     points: `list` (the hub lists; `threshold` is `serving.list_probability_threshold`), `child_capacity` and
     the cohort shares. With `p_true`, each selection also gets expected precision (mean p_true among the
     selected) and, for every scorer but "oracle", its ratio to the oracle's expected precision at the same

@@ -88,15 +88,27 @@ def rank_family_table(scores: pd.DataFrame, *, capacities: dict[str, int], thres
     return fam.reset_index(drop=True)
 
 
+def hub_key(frame: pd.DataFrame) -> np.ndarray:
+    """The list each row belongs to: its hub's name, or "code/hub" when the rows carry a `council` (a region's
+    hubs are per council: two councils may both have a "Central" hub). `Config.list_capacities` keys the same way.
+    """
+    hub = frame["hub"].to_numpy(dtype=object)
+    if "council" not in frame:
+        return hub
+    return (pd.Series(frame["council"].to_numpy(dtype=object), dtype=object).str.cat(
+        pd.Series(hub, dtype=object), sep="/")).to_numpy(dtype=object)
+
+
 def select_listed(frame: pd.DataFrame, score: np.ndarray, *, capacities: dict[str, int],
                   threshold: float | None, combine: str = "any",
                   family_calibration: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
     """Row mask: the children of the families listed in their hub on their as-of date (the list operating point).
 
-    `frame` holds child rows (child_id, family_id, hub, as_of); `score` ranks them (a calibrated probability for
+    `frame` holds child rows (child_id, family_id, hub, as_of; a region's also council: its lists are per
+    (council, hub), `hub_key`); `score` ranks them (a calibrated probability for
     the model: combine="any"; a ranking: combine="max", threshold None)."""
     rows = pd.DataFrame({"as_of": frame["as_of"].to_numpy(), "family_id": frame["family_id"].to_numpy(),
-                         "child_id": frame["child_id"].to_numpy(), "hub": frame["hub"].to_numpy(),
+                         "child_id": frame["child_id"].to_numpy(), "hub": hub_key(frame),
                          "_score": np.asarray(score, float)})
     fam = rank_family_table(rows, capacities=capacities, threshold=threshold, score="_score", by=("as_of",),
                             combine=combine, family_calibration=family_calibration)

@@ -46,6 +46,8 @@ class TrainOutcome:
     version: str | None
     tracking_uri: str
     seconds: dict[str, float]
+    # a region: per council, pooled and own-model test figures and the verdict (training.councils); else None
+    councils: pd.DataFrame | None = None
 
 
 def training_grid(extract, config: Config, *, extract_date: pd.Timestamp | None = None
@@ -88,7 +90,7 @@ def train_from_directory(data_dir: str | Path, config: Config, *, tune: bool = F
 
     directory = Path(data_dir)
     t0 = time.perf_counter()
-    extract = features.load_extract(directory, hubs=config.council.hub_names)
+    extract = features.load_extract(directory, hubs=config.contract_hubs)
     truth = read_truth(directory)
     return train_from_extract(extract, config, truth=truth, tune=tune, tracking_uri=tracking_uri,
                               register=register, log=log, load_seconds=time.perf_counter() - t0, scenario=scenario,
@@ -130,17 +132,30 @@ def train_from_extract(extract, config: Config, *, truth: pd.DataFrame | None = 
 
         if tune:
             raise UpstreamError("--tune runs in one process only; drop --cluster/--workers to tune")
-        result, table_sample, seconds["features"] = train_on_cluster(extract, dates, config, client=client,
-                                                                     truth=truth, extract_date=last, log=say)
+        result, table_sample, seconds["features"], own = train_on_cluster(
+            extract, dates, config, client=client, truth=truth, extract_date=last, log=say)
         seconds["train"] = time.perf_counter() - t1 - seconds["features"]
         return _log(result, extract, config, table_sample=table_sample, fingerprint=fingerprint, tune=tune,
                     tracking_uri=tracking_uri, register=register, scenario=scenario, feeds=feeds, seconds=seconds,
-                    t0=t0, say=say)
+                    t0=t0, say=say, own=own)
     table = features.build_features(extract, dates, config, extract_date=last)
     seconds["features"] = time.perf_counter() - t1
     n_inputs = len(input_columns(list(features.feature_columns(config)), config))
     say(f"features: {len(table):,} rows x {n_inputs} model inputs over {len(dates)} "
         f"as-of dates {dates[0]:%Y-%m-%d}..{dates[-1]:%Y-%m-%d} ({seconds['features']:.0f}s)")
+
+    # A region (two or more councils): each council's own model first, while the table is alive; one council does
+    # no per-council work at all.
+    from training.councils import councils_in
+
+    own = None
+    if councils_in(table):
+        from training.councils import fit_own_models
+
+        t_own = time.perf_counter()
+        say(f"region of {len(councils_in(table))} councils: each council's own model, then the pooled model")
+        own = fit_own_models(table, config, truth=truth, extract_date=last, log=say)
+        seconds["own_models"] = time.perf_counter() - t_own
 
     t2 = time.perf_counter()
     # Memory: fit_evaluate copies what it needs out of the table into per-block matrices; handing it the only
@@ -153,13 +168,15 @@ def train_from_extract(extract, config: Config, *, truth: pd.DataFrame | None = 
 
     return _log(result, extract, config, table_sample=table_sample, fingerprint=fingerprint, tune=tune,
                 tracking_uri=tracking_uri, register=register, scenario=scenario, feeds=feeds, seconds=seconds, t0=t0,
-                say=say)
+                say=say, own=own)
 
 
 def _log(result: TrainingResult, extract, config: Config, *, table_sample: pd.DataFrame, fingerprint: str,
          tune: bool, tracking_uri: str | None, register: bool, scenario: str | None, feeds: list[str],
-         seconds: dict[str, float], t0: float, say: Callable[[str], None]) -> TrainOutcome:
-    """The MLflow run, the registered version and the monitoring reference of a training result."""
+         seconds: dict[str, float], t0: float, say: Callable[[str], None], own: dict | None = None
+         ) -> TrainOutcome:
+    """The MLflow run, the registered version and the monitoring reference of a training result (and a region's
+    per-council table, from the councils' `own` models)."""
     load_seconds = seconds["load"]
     t3 = time.perf_counter()
     say("logging to MLflow (metrics, plots, predictions, model)")
@@ -170,10 +187,17 @@ def _log(result: TrainingResult, extract, config: Config, *, table_sample: pd.Da
     from training.reference import log_reference, reference_from_training
 
     log_reference(str(logged["run_id"]), reference_from_training(extract, result), tracking_uri=tracking_uri)
+    per_council = None
+    if own is not None:
+        from training.councils import council_table, log_council_table
+
+        per_council = council_table(result, own, config)
+        log_council_table(str(logged["run_id"]), per_council, small_cell=config.fairness.small_cell_threshold,
+                          tracking_uri=tracking_uri)
     seconds["mlflow"] = time.perf_counter() - t3
     seconds["total"] = load_seconds + time.perf_counter() - t0
     return TrainOutcome(result=result, run_id=str(logged["run_id"]), version=logged["version"],
-                        tracking_uri=str(logged["tracking_uri"]), seconds=seconds)
+                        tracking_uri=str(logged["tracking_uri"]), seconds=seconds, councils=per_council)
 
 
 def _ci(o: dict, key: str, fmt: str = "{:.3f}") -> str:
@@ -224,6 +248,10 @@ def summary(outcome: TrainOutcome) -> str:
         d = r.deployment
         lines.append(f"deployment refit: {d.rows['fit']:,} rows over {d.dates[0]:%Y-%m-%d}..{d.dates[-1]:%Y-%m-%d}, "
                      f"calibrated on {d.rows['calibration']:,} held-out rows; it serves with the figures above")
+    if outcome.councils is not None:
+        from training.councils import council_summary
+
+        lines.append(council_summary(outcome.councils))
     lines.append("time: " + ", ".join(f"{k} {v:.1f}s" for k, v in outcome.seconds.items()))
     where = f"run {outcome.run_id} in {outcome.tracking_uri}"
     if outcome.version:

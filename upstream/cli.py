@@ -97,7 +97,7 @@ def validate(
     from features.validation import validate_extract
 
     cfg = _config(config)
-    report = validate_extract(directory, hubs=cfg.council.hub_names,
+    report = validate_extract(directory, hubs=cfg.contract_hubs,
                               extract_date=_parse_date(extract_date, "--extract-date"))
     if report.fatal:
         typer.echo(report.error_text(), err=True)
@@ -132,16 +132,34 @@ def simulate(
                           "with residence, family links, partner feed and a manifest, for `upstream import`.")
     ] = None,
     returns_years: Annotated[int, typer.Option(help="Collection years of returns to write (with --returns).")] = 7,
+    councils: Annotated[int | None, typer.Option(
+        "--councils", help="Simulate a region: the first N councils of a region config (councils:), differing in "
+                           "size, deprivation and practice; --children is then children per council on average "
+                           "(docs/simulator.md).")] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Simulate the council: contract tables plus the oracle's ground truth, written to OUT."""
-    from synthetic import simulate as run_simulation
-
+    """Simulate the council (or a region of councils): contract tables plus the oracle's ground truth, to OUT."""
     cfg = _config(config)
-    council = run_simulation(cfg, children=children, seed=seed, start=start, end=end, progress=True)
+    if councils is not None:
+        from synthetic import region_profiles, simulate_region
+
+        if returns is not None:
+            raise UpstreamError("--returns writes one council's statutory returns; not with --councils")
+        profiles = region_profiles(cfg, councils, cfg.simulation.seed if seed is None else seed)
+        typer.echo(f"simulating {councils} councils on up to 2 processes", err=True)
+        council = simulate_region(cfg, councils=councils, children=children, seed=seed, start=start, end=end,
+                                  profiles=profiles)
+    else:
+        from synthetic import simulate as run_simulation
+
+        council = run_simulation(cfg, children=children, seed=seed, start=start, end=end, progress=True)
     council.write(out)
     typer.echo(f"{out}: {len(council.children):,} children, {len(council.events):,} events, "
                f"{len(council.truth):,} truth rows; extract date {council.extract_date:%Y-%m-%d}")
+    for c in council.councils:
+        typer.echo(f"  council {c['code']} {c['name']}: {c['children']:,} children; deprivation skew "
+                   f"{c['deprivation_skew']:+.2f}, front door {c['front_door']:+.2f}, early help "
+                   f"{c['early_help']:+.2f}, care threshold {c['care_threshold']:+.2f} (councils.json)")
     if returns is not None:
         from statutory import write_returns
 
@@ -185,7 +203,7 @@ def import_cmd(
     with tempfile.TemporaryDirectory(prefix=".upstream-import-", dir=out.parent if out.parent.exists() else None
                                      ) as tmp:
         result.write_tables(Path(tmp))
-        report = validate_extract(tmp, hubs=cfg.council.hub_names, extract_date=pd.Timestamp(result.extract_date))
+        report = validate_extract(tmp, hubs=cfg.contract_hubs, extract_date=pd.Timestamp(result.extract_date))
         if report.fatal or not report.ok:
             text = report.error_text().replace(str(tmp), str(out))
             raise UpstreamError(f"the imported tables break the data contract (nothing written):\n{text}")
@@ -358,7 +376,7 @@ def monitor(
         if not (p / "scores.parquet").is_file():
             raise UpstreamError(f"--past {p}: no scores.parquet")
     # the default data source: the council the config describes, simulated once the other flags are checked
-    extract = _simulated(cfg)[0] if data is None else features.load_extract(data, hubs=cfg.council.hub_names)
+    extract = _simulated(cfg)[0] if data is None else features.load_extract(data, hubs=cfg.contract_hubs)
     decisions = None
     try:
         from serving.web.data import Store
@@ -404,7 +422,7 @@ def features_cmd(
         cfg.data_sharing.event_types(scenario)  # an unknown name is refused before loading anything
     ext_date = _parse_date(extract_date, "--extract-date")
     dates = [_parse_date(d, "--as-of") for d in as_of or []]
-    extract = load_extract(data, hubs=cfg.council.hub_names, extract_date=ext_date)
+    extract = load_extract(data, hubs=cfg.contract_hubs, extract_date=ext_date)
     if scenario is not None:
         ext_date = ext_date if ext_date is not None else extract.last_date  # not moved by what the scenario drops
         extract = restrict(extract, cfg, scenario)

@@ -93,3 +93,55 @@ def test_risk_band_lookup() -> None:
     assert cfg.serving.band_for(0.5) == "very high"
     assert cfg.serving.band_for(0.12) == "high"
     assert cfg.serving.band_for(0.0) == "low"
+
+
+def _region() -> dict:
+    data = _default()
+    del data["council"]
+    data["councils"] = [{"code": "330", "name": "A", "hubs": [{"name": "Central", "capacity": 5}]},
+                        {"code": "331", "name": "B", "hubs": [{"name": "Central", "capacity": 3},
+                                                               {"name": "Docks", "capacity": 4}]}]
+    return data
+
+
+def test_region_form_gives_capacities_per_council_and_hub() -> None:
+    cfg = parse_config(_region())
+    assert cfg.is_region and [c.code for c in cfg.region] == ["330", "331"]
+    # two councils may share a hub name: lists and capacities are per (council, hub)
+    assert cfg.list_capacities() == {"330/Central": 5, "331/Central": 3, "331/Docks": 4}
+    assert cfg.contract_hubs == {"330": ("Central",), "331": ("Central", "Docks")}
+    one = cfg.for_council("331")
+    assert not one.is_region and one.council.code == "331" and one.list_capacities() == {"Central": 3, "Docks": 4}
+    # a dump of a region config (with its region view filled in) loads back to the same config
+    assert parse_config(cfg.model_dump(mode="json")) == cfg
+
+
+def test_default_config_is_one_council_and_hashes_as_before() -> None:
+    cfg = load_config()
+    assert not cfg.is_region and cfg.councils is None and cfg.council.code is None
+    assert cfg.contract_hubs == cfg.council.hub_names
+    assert "councils" not in yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
+    assert cfg.config_hash() == "3fbccd28e78691cd"  # main's hash before regions existed: the same config
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d["councils"][1]["hubs"].append({"name": "Docks", "capacity": 1}),
+     r"councils\[1\]: .*hub names must be unique; repeated: Docks"),
+    (lambda d: d["councils"][1].update(code="330"), r"council codes must be unique; repeated: 330"),
+    (lambda d: d["councils"][0].update(code="33"), r"councils\[0\]\.code: string should match pattern"),
+    (lambda d: d["councils"][0].update(code=330), r"councils\[0\]\.code: must be a string \(got 330\)"),
+    (lambda d: d["councils"][0].pop("code"), r"councils\[0\]\.code: required value missing"),
+    (lambda d: d["councils"][0]["hubs"][0].update(capacity=0), r"councils\[0\]\.hubs\[0\]\.capacity: must be"),
+    (lambda d: d.update(council={"hubs": [{"name": "X", "capacity": 1}]}), r"not both"),
+    (lambda d: d.pop("councils"), r"give the council .* or a region"),
+])
+def test_region_config_errors_name_the_key_path(change, message: str) -> None:
+    data = _region()
+    change(data)
+    with pytest.raises(ConfigError, match=message):
+        parse_config(data)
+
+
+def test_region_config_file_loads() -> None:
+    cfg = load_config(DEFAULT_CONFIG_PATH.parent / "region.yaml")
+    assert len(cfg.region) == 10 and len({c.code for c in cfg.region}) == 10

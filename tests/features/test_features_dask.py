@@ -101,3 +101,17 @@ def test_cli_features_on_a_local_cluster(tmp_path, small_council) -> None:
     bad = runner.invoke(app, [*args, "--out", str(tmp_path / "x.parquet"), "--workers", "2",
                               "--cluster", "tcp://127.0.0.1:1"])
     assert isinstance(bad.exception, UpstreamError) and "not both" in str(bad.exception)
+
+
+def test_small_region_identical(client) -> None:
+    """A region's table on Dask: the council key column comes back, and every value as the single process has it."""
+    from features import as_of_grid
+    from tests.helpers.region import region_config, small_region
+
+    cfg, region = region_config(), small_region()
+    extract = Extract(children=region.children, events=region.events)
+    dates = as_of_grid(extract, cfg)[-3:]
+    expected = build_features(extract, dates, cfg)
+    got = build_features_dask(extract, dates, cfg, client=client)
+    assert set(got["council"]) == {"301", "302", "303"}
+    _same(got, expected)

@@ -10,10 +10,12 @@ from typer.testing import CliRunner
 from core.config import load_config
 
 
-def features_of(config):
+def inputs_of(config):
+    """The model's inputs: every feature less the `*_ever` counts (training.fit.input_columns)."""
     from features import feature_columns
+    from training.fit import input_columns
 
-    return feature_columns(config)
+    return input_columns(feature_columns(config), config)
 
 
 @pytest.mark.slow
@@ -33,6 +35,7 @@ def test_train_cli_on_a_small_simulated_council(tmp_path, monkeypatch) -> None:
     assert trained.exit_code == 0, trained.output
     assert "95% family-bootstrap" in trained.output and "version 1" in trained.output
     assert "deployment refit" in trained.output and "strongest baseline" in trained.output
+    assert "per council" not in trained.output  # one council: no per-council work, no council table
 
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     mv = client.get_model_version("upstream-risk", "1")
@@ -42,6 +45,7 @@ def test_train_cli_on_a_small_simulated_council(tmp_path, monkeypatch) -> None:
     pred = pd.read_parquet(predictions_path(client.get_run(mv.run_id).data.tags[KEY_TAG], protected_root(uri)))
     assert {"child_id", "family_id", "as_of", "label", "probability", "margin", "p_true", "ethnic_group",
             "previously_known"} <= set(pred.columns)
+    assert "council" not in pred.columns
     assert pred["label"].notna().all() and pred["p_true"].notna().all()
 
     from features import load_extract
@@ -54,7 +58,7 @@ def test_train_cli_on_a_small_simulated_council(tmp_path, monkeypatch) -> None:
     from training.reference import load_reference
 
     reference = load_reference(mv.run_id, tracking_uri=uri)
-    assert reference is not None and set(reference["inputs"]) == set(features_of(config))
+    assert reference is not None and set(reference["inputs"]) == set(inputs_of(config))
     assert reference["test_as_of_dates"] == sorted({f"{d:%Y-%m-%d}" for d in pd.to_datetime(pred["as_of"])})
 
     listed = runner.invoke(app, ["models"])
