@@ -7,8 +7,9 @@
 The region: `--councils` councils simulated as independent runs of the simulator (as `upstream simulate
 --children N --seed S`; seeds 1001, 1002, ...; without the oracle's truth, which would only add client memory;
 cached under `--cache`), concatenated (child and family ids are keyed hashes, so they do not collide:
-checked; event ids are numbered per council, so they get the council's number as a prefix). Until
-the contract carries a council code, the councils share the config's hubs.
+checked; event ids are numbered per council, so they get the council's number as a prefix). The councils share the
+default config's hubs and carry no `council` column (this benchmark predates `simulate --councils`, whose region
+adds per-council own models, about one more training, on top).
 
 Dask (a LocalCluster of `--workers` processes x 1 thread, `--memory-limit` each): the training table built on the
 workers and kept there (`features.distributed.feature_frame_dask`), trained with LightGBM's Dask trainer and

@@ -60,3 +60,22 @@ def test_dask_scorer_equals_the_single_process(client, council: Extract, s_model
     # the hub lists on disk are the same files
     for path in sorted((tmp_path / "single" / "lists").glob("*.csv")):
         assert path.read_bytes() == (tmp_path / "dask" / "lists" / path.name).read_bytes()
+
+
+def test_a_regions_lists_per_council_scored_on_dask_are_the_same(client, tmp_path: Path) -> None:
+    """A region (3 councils): the per-council output directories from the Dask scorer hold the same lists."""
+    from serving.scoring import RegionScoring
+    from tests.helpers.region import region_config, small_region, trained_region
+
+    cfg = region_config()
+    region = small_region()
+    model = trained_region().result.served_model()
+    kwargs = {"data": lambda: Extract(children=region.children, events=region.events), "model": model,
+              "charts": False}
+    single = run_score(cfg, out=tmp_path / "single", **kwargs)
+    dask = run_score(cfg, out=tmp_path / "dask", scorer=DaskScorer(client, n_partitions=4), **kwargs)
+    assert isinstance(dask, RegionScoring) and sorted(dask.councils) == sorted(single.councils) == ["301", "302", "303"]
+    for code, result in single.councils.items():
+        pd.testing.assert_frame_equal(dask.councils[code].scores, result.scores, check_exact=False, rtol=1e-12)
+        for path in sorted((tmp_path / "single" / code / "lists").glob("*.csv")):
+            assert path.read_bytes() == (tmp_path / "dask" / code / "lists" / path.name).read_bytes()

@@ -111,3 +111,22 @@ def test_cluster_and_workers_together_are_one_clear_error(command: list[str], tm
     assert "either --cluster ADDRESS or --workers N" in str(result.exception)
     result = CliRunner().invoke(app, ["train", "--data", str(tmp_path), "--workers", "2", "--tune"])
     assert "--tune runs in one process only" in str(result.exception)
+
+
+@pytest.mark.slow  # a second Dask training (about a minute here); the first covers the trainer itself
+def test_a_region_on_dask_reports_each_councils_own_model(client, tmp_path) -> None:
+    """A region trained on Dask: each council's own model (its rows collected one council at a time) gives the
+    single process's own-model figures exactly, and the per-council table is logged as in one process."""
+    from tests.helpers.region import region_config, small_region, trained_region
+
+    region = small_region()
+    outcome = train_from_extract(Extract(children=region.children, events=region.events), region_config(),
+                                 truth=region.truth, tracking_uri=f"sqlite:///{tmp_path}/mlflow.db", client=client)
+    single = trained_region()
+    assert outcome.councils is not None
+    got = outcome.councils.set_index("council")
+    want = single.councils.set_index("council")
+    assert list(got.index) == list(want.index)
+    own = [c for c in want.columns if c.startswith("own_")]
+    assert own
+    pd.testing.assert_frame_equal(got[own], want[own])
