@@ -57,9 +57,12 @@ class Pseudonymiser:
         return hmac.digest(self._key, text.encode("utf-8"), hashlib.sha256).hex()[:20]
 
     def child(self, child_key: str) -> str:
+        """The pseudonym of a council child id, raw or normalised: the key rule of §3.1 is applied here, so that
+        `C1a2b`, `c1a2b ` and `C1A2B` (one child to the importer) get one pseudonym wherever it is computed."""
         got = self._children.get(child_key)
         if got is None:
-            got = self._children[child_key] = "C" + self._hex(f"{self._la}:{child_key}")
+            norm = norm_key(child_key) or child_key
+            got = self._children[child_key] = "C" + self._hex(f"{self._la}:{norm}")
         return got
 
     def family(self, basis: str, family_key: str) -> str:

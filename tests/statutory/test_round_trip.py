@@ -68,12 +68,22 @@ def check(got, res, ch, ev, first_year_start: str) -> dict[str, int]:
     kept_families = set(imp_c["family_id"])
     sim = ev[(ev["child_id"].isin(kept_children)) | (ev["child_id"].isna() & ev["family_id"].isin(kept_families))]
     start = pd.Timestamp(first_year_start)
-    episode = sim["event_type"].isin(["early_help", "cp_plan", "looked_after"])
-    before = (sim["event_date"] < start) & ~(episode & (sim["end_date"].isna() | (sim["end_date"] >= start)))
-    sim = sim[~before & (sim["event_type"] != "cin_plan")]
+
+    def before_first_year(e: pd.DataFrame) -> pd.Series:
+        episode = e["event_type"].isin(["early_help", "cp_plan", "looked_after"])
+        return (e["event_date"] < start) & ~(episode & (e["end_date"].isna() | (e["end_date"] >= start)))
+
+    # the returns' first year is a counted loss: every social-care event that ended before it, type by type
+    early = ev[before_first_year(ev)]["event_type"].value_counts()
+    for t in ("contact", "early_help", "referral", "assessment", "section_47", "cp_plan", "looked_after"):
+        assert losses[f"{t}: before the first collection year ({first_year_start})"] == early.get(t, 0), t
+    # CIN plan dates exist only from the 2021-22 census: earlier plans are a counted loss
+    early_plan = (ev["event_type"] == "cin_plan") & (ev["event_date"] < pd.Timestamp(2021, 4, 1))
+    assert losses["cin_plan: no CIN plan dates in the CIN census before 2021-22"] == int(early_plan.sum())
+    sim = sim[~before_first_year(sim) & ~early_plan.reindex(sim.index)]
     exp, imp = _key(sim), _key(res.events)
     missing, extra = exp - imp, imp - exp
-    diffs = {"cin_plan": int((ev["event_type"] == "cin_plan").sum())}
+    diffs = {"cin_plan": int(early_plan.sum())}
     # left-censored periods: same child and end, an episode's start instead of the true one
     left = res.report["counts"].get("left_censored_periods", 0)
     la_missing = {m for m in missing if m[2] == "looked_after"}
