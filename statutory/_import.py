@@ -32,6 +32,7 @@ from statutory._read import (
     read_value_map,
 )
 from statutory._report import Report, Source, accounting, status
+from statutory._schema import SchemaChecks
 
 PRENATAL_LIMIT = dt.timedelta(days=280)   # CIN rule 8606: 40 weeks
 NEAR_DAYS = 3
@@ -102,6 +103,15 @@ class ImportResult:
 
 def run_import(manifest: Manifest, key: bytes, *, hubs: tuple[str, ...]) -> ImportResult:
     """Read every file the manifest names and build the contract tables; raise ImportError_ on unusable input."""
+    name = manifest.name
+    checks = SchemaChecks([(path, name(path), year) for year, path in sorted(manifest.cin_census)])
+    try:
+        return _run_import(manifest, key, hubs, checks)
+    finally:
+        checks.close()
+
+
+def _run_import(manifest: Manifest, key: bytes, hubs: tuple[str, ...], checks: SchemaChecks) -> ImportResult:
     report = Report()
     col = Collected(report)
     name = manifest.name
@@ -250,6 +260,15 @@ def run_import(manifest: Manifest, key: bytes, *, hubs: tuple[str, ...]) -> Impo
     if len(partner_lin):
         lineage = pd.concat([lineage, partner_lin], ignore_index=True)
     quarantine = _quarantine(col.sources, pseudo)
+    schema_checks = checks.results()
+    for c in schema_checks:
+        if c.violations:
+            for i, ex in enumerate(c.examples):
+                report.add("XSD", "W", "CIN census file does not conform to its collection year's XSD",
+                           where=f"{c.file}: {ex}", n=c.violations - len(c.examples) + 1 if i == 0 else 1)
+        elif c.schema is None:
+            report.notes.append(f"{c.file}: no XSD shipped for CIN collection year {c.year} (2017-2024 are): "
+                                "not schema-checked")
     singletons = sum(1 for ck in written if ck not in fams)
     rep = {
         "extract_date": extract_date.isoformat(),
@@ -268,6 +287,8 @@ def run_import(manifest: Manifest, key: bytes, *, hubs: tuple[str, ...]) -> Impo
         "counts": dict(sorted(report.counters.items())),
         "unmapped_values": {k: sorted(v) for k, v in sorted(report.unmapped_values.items())},
         "ignored_sheets": report.ignored_sheets,
+        "schema_checks": [{"file": c.file, "year": c.year, "schema": c.schema, "violations": c.violations,
+                           "first": c.examples} for c in schema_checks],
         "notes": report.notes + [
             "early_help ends are Annex A assessment completion dates: a lower bound of the episode (Q8)",
             "no cin_plan events before April 2021: the CIN census has no plan dates before 2021-22 (Q9)",
@@ -658,6 +679,12 @@ def render_markdown(rep: dict) -> str:
         lines += [f"- {k}: {', '.join(repr(x) for x in v)}" for k, v in rep["unmapped_values"].items()]
     if rep["ignored_sheets"]:
         lines += ["", "## Sheets ignored", ""] + [f"- {s}" for s in rep["ignored_sheets"]]
+    checked = [c for c in rep.get("schema_checks", []) if c["schema"]]
+    if checked:
+        lines += ["", "## CIN census schema checks (xmlschema; W)", "", "| file | schema | violations | first |",
+                  "|---|---|---|---|"]
+        lines += [f"| {c['file']} | {c['schema']} | {c['violations']:,} | {'<br>'.join(c['first'][:3])} |"
+                  for c in checked]
     lines += ["", "## Notes", ""] + [f"- {n}" for n in rep["notes"]]
     if rep.get("validation"):
         lines += ["", "## upstream validate", "", "```", rep["validation"], "```"]

@@ -133,6 +133,11 @@ def test_round_trip_simulated_council(tmp_path: Path) -> None:
     got, res, ch, ev = round_trip(council.children, council.events, tmp_path, council.extract_date, years=7)
     check(got, res, ch, ev, "2010-04-01")
     assert sum(f["refused"] for f in res.report["files"]) == 0
+    # the one census year with a shipped XSD (2016-17) is checked; the writer's only departures from liia-tools'
+    # schema are first CP plans (NumberOfPreviousCPP 0, which that XSD types as a positive integer)
+    checked = [c for c in res.report["schema_checks"] if c["schema"]]
+    assert [c["year"] for c in checked] == [2017]
+    assert all(ex.endswith("/NumberOfPreviousCPP: value must be positive") for ex in checked[0]["first"])
     assert got["losses"]["children in no return (never known to social care): not importable"] > 0
 
 
