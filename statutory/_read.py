@@ -489,6 +489,7 @@ def read_cin(col: Collected, year: int, path: Path, name: str, la_code: str) -> 
             s.error("8520", "PersonBirthDate is not a valid date")
         if dob and edob:
             col.report.warn("8525Q", "Both PersonBirthDate and ExpectedPersonBirthDate: the birth date is used", s)
+        unborn = bool(edob) and not dob
         if ids is not None and _find(ids, "Sex") is not None:
             sv = _text(ids, "Sex").upper()
             sex = SEX_CIN_NEW.get(sv)
@@ -528,13 +529,42 @@ def read_cin(col: Collected, year: int, path: Path, name: str, la_code: str) -> 
         death = parse_iso(_text(ids, "PersonDeathDate"))
         if death:
             col.attrs.append(Attr(child, "death", death, rank, s, "cin_census"))
+        spans: dict[str, list[tuple]] = {"8820": [], "8940": [], "4014": []}
         for det in _findall(ch, "CINdetails"):
-            _read_cin_details(col, det, child, year, ys, ref, name, i)
+            for rule, got in _read_cin_details(col, det, child, year, ys, ref, name, i).items():
+                spans[rule] += got
+        for rule, got in spans.items():
+            _overlaps(col.report, rule, got)
+        if unborn and sex not in ("not_recorded", None):
+            col.report.warn("8750", f"Sex recorded for an unborn child ({sv[:3]}): the DfE expects "
+                                    f"{'U' if year >= 2025 else '0'} until birth", s)
+
+
+OVERLAP = {"8820": "CIN episodes of this child overlap (a referral before the previous episode closed)",
+           "8940": "Child protection plans of this child overlap (a plan starts before another ended)",
+           "4014": "CIN plans of this child overlap (a plan starts before another ended)"}
+
+
+def _overlaps(report: Report, rule: str, spans: list[tuple[dt.date, dt.date | None, Source]]) -> None:
+    """DfE 8820 / 8940 / 4014 within one census file: W on the later item (exact repeats share a key and become
+    one event; overlapping ones are both kept)."""
+    spans.sort(key=lambda x: x[0])
+    reach: dt.date | None = None   # the latest end so far (None with `open_` = still open)
+    open_ = False
+    for k, (start, end, src) in enumerate(spans):
+        if k and (open_ or (reach is not None and start < reach)):
+            report.warn(rule, OVERLAP[rule], src)
+        if end is None:
+            open_ = True
+        elif reach is None or end > reach:
+            reach = end
 
 
 def _read_cin_details(col: Collected, det: ET.Element, child: str, year: int, ys: dt.date, ref: dt.date,
-                      name: str, i: int) -> None:
+                      name: str, i: int) -> dict[str, list[tuple]]:
+    """One CIN episode's rows; returns its episode, CP plan and CIN plan spans for the overlap rules."""
     rec = (year,)
+    spans: dict[str, list[tuple]] = {"8820": [], "8940": [], "4014": []}
     s = col.source("cin_census", name, "CINdetails", i, child)
     refd_t = _text(det, "CINreferralDate")
     refd = parse_iso(refd_t)
@@ -559,6 +589,7 @@ def _read_cin_details(col: Collected, det: ET.Element, child: str, year: int, ys
     s.fields = {"referral_date": refd, "source": source}
     if not s.errors:
         col.cands.append(Cand("referral", child, refd, refd.isoformat(), 2, rec, s, source=source))
+        spans["8820"].append((refd, closure, s))
 
     def before_referral(d: dt.date | None, rule: str, what: str, src: Source) -> None:
         if d and refd and d < refd:
@@ -600,6 +631,7 @@ def _read_cin_details(col: Collected, det: ET.Element, child: str, year: int, ys
         sp.fields = {"start": start, "end": end}
         if not sp.errors:
             col.cands.append(Cand("cin_plan", child, start, start.isoformat(), 2, rec, sp, end=end))
+            spans["4014"].append((start, end, sp))
     for q in _findall(det, "Section47"):
         sq = col.source("cin_census", name, "Section47", i, child)
         start = parse_iso(_text(q, "S47ActualStartDate"))
@@ -623,6 +655,8 @@ def _read_cin_details(col: Collected, det: ET.Element, child: str, year: int, ys
         sc.fields = {"start": start, "end": end, "detail": cat}
         if not sc.errors:
             col.cands.append(Cand("cp_plan", child, start, start.isoformat(), 2, rec, sc, end=end, detail=cat))
+            spans["8940"].append((start, end, sc))
+    return spans
 
 
 def _census_period(node: ET.Element, tags: tuple[str, str], src: Source, *, ref: dt.date, year_start: dt.date,

@@ -230,8 +230,11 @@ def _write_cin(ch, ev: pd.DataFrame, years: list[int], tmp: Path, la_code: str, 
                         ends.append(it.event_date)
                 if rdate > ye or max(ends) < ys:
                     continue
+                # the episode closes when its last item has ended, if that is inside this census year
+                closed = (f"<CINclosureDate>{max(ends):%Y-%m-%d}</CINclosureDate><ReasonForClosure>RC7"
+                          "</ReasonForClosure>" if max(ends) <= ye else "")
                 x = [f"<CINdetails><CINreferralDate>{rdate:%Y-%m-%d}</CINreferralDate>"
-                     f"<ReferralSource>{SOURCE_CODE[r.source]}</ReferralSource>"]
+                     f"<ReferralSource>{SOURCE_CODE[r.source]}</ReferralSource>{closed}"]
                 for it in its:
                     if it.event_type == "assessment" and ys <= it.event_date <= ye:
                         f = "".join(f"<AssessmentFactors>{escape(c)}</AssessmentFactors>"
