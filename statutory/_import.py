@@ -123,7 +123,7 @@ def _run_import(manifest: Manifest, key: bytes, hubs: tuple[str, ...], checks: S
     for year, path in sorted(manifest.cin_census):
         read_cin(col, year, path, name(path), manifest.la_code)
     for a in sorted(manifest.annex_a, key=lambda a: a.extracted_on):
-        read_annex_a(col, a.extracted_on, a.file, name(a.file), value_map)
+        read_annex_a(col, a.extracted_on, a.file, name(a.file), value_map, manifest.annex_a_headers)
     residence = read_supplied(manifest.residence, name(manifest.residence),
                               ("child_key", "resident_from", "resident_to", "hub", "deprivation_decile"),
                               col.problems)
@@ -287,6 +287,7 @@ def _run_import(manifest: Manifest, key: bytes, hubs: tuple[str, ...], checks: S
         "counts": dict(sorted(report.counters.items())),
         "unmapped_values": {k: sorted(v) for k, v in sorted(report.unmapped_values.items())},
         "ignored_sheets": report.ignored_sheets,
+        "header_overrides_applied": report.header_overrides_applied,
         "schema_checks": [{"file": c.file, "year": c.year, "schema": c.schema, "violations": c.violations,
                            "first": c.examples} for c in schema_checks],
         "notes": report.notes + [
@@ -677,6 +678,9 @@ def render_markdown(rep: dict) -> str:
     if rep["unmapped_values"]:
         lines += ["", "## Unmapped values (add them to annex_a_value_map.csv if they are right)", ""]
         lines += [f"- {k}: {', '.join(repr(x) for x in v)}" for k, v in rep["unmapped_values"].items()]
+    if rep.get("header_overrides_applied"):
+        lines += ["", "## Annex A headers mapped by the manifest (annex_a_headers)", ""]
+        lines += [f"- {h}" for h in rep["header_overrides_applied"]]
     if rep["ignored_sheets"]:
         lines += ["", "## Sheets ignored", ""] + [f"- {s}" for s in rep["ignored_sheets"]]
     checked = [c for c in rep.get("schema_checks", []) if c["schema"]]

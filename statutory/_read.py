@@ -747,11 +747,16 @@ AA_LISTS: dict[int, tuple[str, tuple[str, ...]]] = {
     8: ("children in care", ("la_start", "la_need", "la_ls", "la_end")),
 }
 COMMON = ("id", "gender", "ethnicity", "dob")
+AA_CANONICAL = {canon: canon[0].upper() + canon[1:] for canon, _ in AA_COLUMNS.values()}   # normalised -> shown
 
 
-def _match_headers(headers: list[str], keys: tuple[str, ...]) -> tuple[dict[str, int], list[str], list[str]]:
-    """Normalised-exact match first, the regex second; returns key -> column index, regex-matched, missing."""
+def _match_headers(headers: list[str], keys: tuple[str, ...], overrides: dict[str, str] | None = None
+                   ) -> tuple[dict[str, int], list[str], list[str]]:
+    """The council's overrides first (manifest `annex_a_headers`), then the normalised-exact match, then the
+    regex; returns key -> column index, regex-matched, missing."""
     normed = [norm_header(h) for h in headers]
+    if overrides:
+        normed = [overrides.get(h, h) for h in normed]
     found: dict[str, int] = {}
     by_regex: list[str] = []
     missing: list[str] = []
@@ -856,7 +861,8 @@ def read_value_map(path: Path | None, name: str | None, problems: list[str]) -> 
 
 
 def read_annex_a(col: Collected, extracted_on: dt.date, path: Path, name: str,
-                 value_map: dict[tuple[str, str], str]) -> None:
+                 value_map: dict[tuple[str, str], str],
+                 header_overrides: dict[int | None, dict[str, str]] | None = None) -> None:
     from python_calamine import CalamineWorkbook
 
     try:
@@ -879,13 +885,20 @@ def read_annex_a(col: Collected, extracted_on: dt.date, path: Path, name: str,
             col.report.ignored_sheets.append(f"{name}:{sheet} (no header row)")
             continue
         headers = [_clean(c) for c in rows[hdr_i]]
-        full = [n for n, (_, keys) in AA_LISTS.items() if not _match_headers(headers, keys)[2]]
+        overrides = header_overrides or {}
+
+        def own(n: int) -> dict[str, str]:
+            return {**overrides.get(None, {}), **overrides.get(n, {})}
+
+        full = [n for n, (_, keys) in AA_LISTS.items() if not _match_headers(headers, keys, own(n))[2]]
         match = named if named in full else (full[0] if full else None)
         if match is None:
             if named in AA_LISTS:
-                miss = _match_headers(headers, COMMON + AA_LISTS[named][1])[2]
+                miss = _match_headers(headers, COMMON + AA_LISTS[named][1], own(named))[2]
                 col.problems.append(f"{name}: sheet '{sheet}' (List {named}, {AA_LISTS[named][0]}): column(s) "
-                                    f"not found: {', '.join(repr(m) for m in miss)} (SPEC §7.2)")
+                                    f"not found: {', '.join(repr(AA_CANONICAL[m]) for m in miss)} (SPEC §7.2; "
+                                    "if the workbook names it differently, map that header to it under "
+                                    "annex_a_headers in the manifest)")
                 continue
             body = [r for r in rows[hdr_i + 1:] if any(_clean(c) for c in r)]
             if named in (9, 10, 11):
@@ -902,14 +915,20 @@ def read_annex_a(col: Collected, extracted_on: dt.date, path: Path, name: str,
             col.report.add("AA-SHEETNAME", "W", "Annex A sheet name names no list; identified by its columns",
                            where=f"{name}:{sheet}")
         keys = COMMON + (("disability",) if match >= 4 else ()) + AA_LISTS[match][1]
-        idx, by_regex, missing = _match_headers(headers, keys)
+        idx, by_regex, missing = _match_headers(headers, keys, own(match))
+        for h in headers:
+            if norm_header(h) in own(match):
+                col.report.header_overrides_applied.append(
+                    f"{name}:{sheet}: '{h}' as '{AA_CANONICAL[own(match)[norm_header(h)]]}'")
         for h in by_regex:
             col.report.add("AA-HEADER", "W", "Annex A header matched by its pattern, not exactly",
                            where=f"{name}:{sheet}: {h}")
         mapped_missing = [m for m in missing if m != "does the child have a disability"]
         if mapped_missing:
             col.problems.append(f"{name}: sheet '{sheet}' (List {match}): column(s) not found: "
-                                f"{', '.join(repr(m) for m in mapped_missing)} (SPEC §7.2)")
+                                f"{', '.join(repr(AA_CANONICAL[m]) for m in mapped_missing)} (SPEC §7.2; "
+                                "if the workbook names it differently, map that header to it under "
+                                "annex_a_headers in the manifest)")
             continue
         found[match] = (sheet, rows[hdr_i + 1:], idx)
     missing_lists = [n for n in AA_LISTS if n not in found]

@@ -49,6 +49,7 @@ class Report:
         self.unmapped_values: dict[str, set[str]] = defaultdict(set)
         self.ignored_sheets: list[str] = []
         self.value_maps_applied: Counter[str] = Counter()
+        self.header_overrides_applied: list[str] = []
         self.notes: list[str] = []
 
     def add(self, rule: str, severity: str, message: str, src: Source | None = None, where: str | None = None,
