@@ -381,7 +381,7 @@ def read_903(col: Collected, year: int, files: dict[str, Path], liia: bool, name
 
 def _read_903_xml(path: Path, name: str, problems: list[str]) -> dict[str, list[dict]] | None:
     try:
-        root = ET.parse(path).getroot()
+        root = _strip_namespaces(ET.parse(path).getroot())
     except ET.ParseError as exc:
         problems.append(f"{name}: not well-formed XML ({exc}): truncated or damaged file")
         return None
@@ -421,27 +421,33 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
+def _strip_namespaces(root: ET.Element) -> ET.Element:
+    """Elements by local name (SPEC §6.1: files may declare a namespace): one pass, so that the lookups below are
+    ElementTree's own (C) find/findall/findtext rather than a Python loop over every child."""
+    for el in root.iter():
+        if el.tag[0] == "{":
+            el.tag = el.tag.rsplit("}", 1)[1]
+    return root
+
+
 def _find(el: ET.Element, name: str) -> ET.Element | None:
-    for c in el:
-        if _local(c.tag) == name:
-            return c
-    return None
+    return el.find(name)
 
 
 def _findall(el: ET.Element, name: str) -> list[ET.Element]:
-    return [c for c in el if _local(c.tag) == name]
+    return el.findall(name)
 
 
 def _text(el: ET.Element | None, name: str) -> str:
     if el is None:
         return ""
-    c = _find(el, name)
-    return (c.text or "").strip() if c is not None and c.text else ""
+    t = el.findtext(name)
+    return t.strip() if t else ""
 
 
 def read_cin(col: Collected, year: int, path: Path, name: str, la_code: str) -> None:
     try:
-        root = ET.parse(path).getroot()
+        root = _strip_namespaces(ET.parse(path).getroot())
     except ET.ParseError as exc:
         col.problems.append(f"{name}: not well-formed XML ({exc}): truncated or damaged file")
         return
