@@ -146,6 +146,7 @@ class Collected:
     s903_years: list[int] = field(default_factory=list)
     list8: list[Cand] = field(default_factory=list)
     all_family_keys: set[str] = field(default_factory=set)
+    residence_keys: set[str] = field(default_factory=set)
     bulk: list[dict] = field(default_factory=list)
 
     def source(self, fmt: str, file: str, table: str, row: int, child: str | None) -> Source:
