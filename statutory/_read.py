@@ -952,55 +952,56 @@ def _read_list(col: Collected, n: int, table: str, body: list[list], idx: dict[s
     rec = (extracted_on.toordinal(),)
     rank = (0, extracted_on.toordinal(), 0)
     cache: dict[tuple, tuple[str | None, bool]] = {}
+    columns = list(idx.items())
+
+    def value(kind: str, k: str, s: Source, cells: dict) -> str | None:
+        raw_cell = cells.get(k)
+        got = cache.get((kind, raw_cell))
+        if got is None:
+            got = cache[(kind, raw_cell)] = aa_value(kind, raw_cell, value_map, n)
+        v, ok = got
+        if not ok:
+            raw = _clean(raw_cell)[:40]
+            col.report.unmapped_values[f"List {n} {AA_COLUMNS[k][0]}"].add(raw)
+            s.error("AA-VALUE", f"'{AA_COLUMNS[k][0]}': value not in the code list (see report)")
+        return v
+
+    def date(k: str, s: Source, cells: dict) -> dt.date | None:
+        d, ok = aa_date(cells.get(k))
+        if not ok:
+            s.error("AA-DATE", f"'{AA_COLUMNS[k][0]}': not a date (DD/MM/YYYY, YYYY-MM-DD or a date cell)")
+        return d
+
+    def dated_source(date_key: str, source_key: str, blank: str, unknown: tuple[str, str], s: Source,
+                     cells: dict) -> tuple[dt.date | None, str | None]:
+        """A contact's or referral's date (blank is an error) and source (blank is 'unknown', warned)."""
+        d = date(date_key, s, cells)
+        src = value("source", source_key, s, cells)
+        if d is None and not s.errors:
+            s.error("AA-DATE", blank)
+        if src is None and not s.errors:
+            src = "unknown"
+            col.report.warn(*unknown, s)
+        return d, src
+
     i = 0
     for r in body:
         if not any(_clean(c) for c in r):
             continue
         i += 1
-
-        def cell(k: str, _r=r):
-            j = idx.get(k)
-            return _r[j] if j is not None and j < len(_r) else None
-
-        child = norm_key(cell("id")) if _clean(cell("id")) else None
+        width = len(r)
+        cells = {k: r[j] for k, j in columns if j < width}   # the mapped cells of this row (missing: None)
+        id_cell = cells.get("id")
+        child = norm_key(id_cell) if _clean(id_cell) else None
         s = col.source("annex_a", name, table, i, child)
         if child is None:
             s.error("AA-ID", "Child Unique ID missing")
             continue
 
-        def value(kind: str, k: str, _s=s):
-            raw_cell = cell(k)
-            got = cache.get((kind, raw_cell))
-            if got is None:
-                got = cache[(kind, raw_cell)] = aa_value(kind, raw_cell, value_map, n)
-            v, ok = got
-            if not ok:
-                raw = _clean(cell(k))[:40]
-                col.report.unmapped_values[f"List {n} {AA_COLUMNS[k][0]}"].add(raw)
-                _s.error("AA-VALUE", f"'{AA_COLUMNS[k][0]}': value not in the code list (see report)")
-            return v
-
-        def date(k: str, _s=s):
-            d, ok = aa_date(cell(k))
-            if not ok:
-                _s.error("AA-DATE", f"'{AA_COLUMNS[k][0]}': not a date (DD/MM/YYYY, YYYY-MM-DD or a date cell)")
-            return d
-
-        def dated_source(date_key: str, source_key: str, blank: str, unknown: tuple[str, str], _s=s):
-            """A contact's or referral's date (blank is an error) and source (blank is 'unknown', warned)."""
-            d = date(date_key)
-            src = value("source", source_key)
-            if d is None and not _s.errors:
-                _s.error("AA-DATE", blank)
-            if src is None and not _s.errors:
-                src = "unknown"
-                col.report.warn(*unknown, _s)
-            return d, src
-
-        sex = value("gender", "gender")
-        eth = value("ethnicity", "ethnicity")
-        dob = date("dob")
-        dis = value("disability", "disability") if "disability" in idx else None
+        sex = value("gender", "gender", s, cells)
+        eth = value("ethnicity", "ethnicity", s, cells)
+        dob = date("dob", s, cells)
+        dis = value("disability", "disability", s, cells) if "disability" in idx else None
         attr_errors = bool(s.errors)
         if not attr_errors:
             if dob:
@@ -1011,13 +1012,13 @@ def _read_list(col: Collected, n: int, table: str, body: list[list], idx: dict[s
                 col.attrs.append(Attr(child, "disability", dis or "unknown", rank, s, "annex_a"))
         if n == 1:
             d, src = dated_source("contact_date", "contact_source", "'date of contact' is blank",
-                                  ("AA-SOURCE", "Contact source blank: 'unknown'"))
+                                  ("AA-SOURCE", "Contact source blank: 'unknown'"), s, cells)
             s.fields = {"date": d, "source": src}
             if not s.errors:
-                code = _source_code(cell("contact_source"))
+                code = _source_code(cells.get("contact_source"))
                 col.cands.append(Cand("contact", child, d, f"{d.isoformat()}|{code}", 1, rec, s, source=src))
         elif n == 2:
-            d, e = date("eh_start"), date("eh_end")
+            d, e = date("eh_start", s, cells), date("eh_end", s, cells)
             if d is None and not s.errors:
                 s.error("AA-DATE", "'assessment start date' is blank")
             if d and e and e < d:
@@ -1027,12 +1028,12 @@ def _read_list(col: Collected, n: int, table: str, body: list[list], idx: dict[s
                 col.cands.append(Cand("early_help", child, d, d.isoformat(), 1, rec, s, end=e))
         elif n == 3:
             d, src = dated_source("referral_date", "referral_source", "'date of referral' is blank",
-                                  ("8866", "Source of referral is missing: 'unknown'"))
+                                  ("8866", "Source of referral is missing: 'unknown'"), s, cells)
             s.fields = {"date": d, "source": src}
             if not s.errors:
                 col.cands.append(Cand("referral", child, d, d.isoformat(), 1, rec, s, source=src))
         elif n == 4:
-            st, au = date("ca_start"), date("ca_auth")
+            st, au = date("ca_start", s, cells), date("ca_auth", s, cells)
             if st is None and not s.errors:
                 s.error("AA-DATE", "'continuous assessment start date' is blank")
             if st and au and au < st:
@@ -1045,7 +1046,7 @@ def _read_list(col: Collected, n: int, table: str, body: list[list], idx: dict[s
                 else:
                     col.cands.append(Cand("assessment", child, au, st.isoformat(), 1, rec, s))
         elif n == 5:
-            d = date("s47_start")
+            d = date("s47_start", s, cells)
             if d is None and not s.errors:
                 s.error("AA-DATE", "section 47 start date is blank")
             s.fields = {"start": d}
@@ -1055,8 +1056,8 @@ def _read_list(col: Collected, n: int, table: str, body: list[list], idx: dict[s
             if not s.errors:
                 s.hold("Annex A List 6 has no contract event (Q9, Q14)")
         elif n == 7:
-            d, e = date("cpp_start"), date("cpp_end")
-            cat = value("abuse", "cpp_cat")
+            d, e = date("cpp_start", s, cells), date("cpp_end", s, cells)
+            cat = value("abuse", "cpp_cat", s, cells)
             if d is None and not s.errors:
                 s.error("AA-DATE", "CP plan start date is blank")
             if cat is None and not s.errors:
@@ -1067,9 +1068,9 @@ def _read_list(col: Collected, n: int, table: str, body: list[list], idx: dict[s
             if not s.errors:
                 col.cands.append(Cand("cp_plan", child, d, d.isoformat(), 1, rec, s, end=e, detail=cat))
         elif n == 8:
-            d, e = date("la_start"), date("la_end")
-            need = value("need", "la_need")
-            ls = value("legal_status", "la_ls")
+            d, e = date("la_start", s, cells), date("la_end", s, cells)
+            need = value("need", "la_need", s, cells)
+            ls = value("legal_status", "la_ls", s, cells)
             if d is None and not s.errors:
                 s.error("AA-DATE", "'date started to be looked after' is blank")
             if need is not None and need not in NEED_CODES:
