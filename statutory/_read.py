@@ -879,6 +879,12 @@ def read_annex_a(col: Collected, extracted_on: dt.date, path: Path, name: str,
         return
     col.coverage_end.setdefault("annex_a", []).append(extracted_on)
     found: dict[int, tuple[str, list[list], dict[str, int]]] = {}
+    overrides = header_overrides or {}
+
+    def own(n: int) -> dict[str, str]:
+        """The manifest's header overrides that apply to List n (every list's, then that list's own)."""
+        return {**overrides.get(None, {}), **overrides.get(n, {})}
+
     for sheet in wb.sheet_names:
         try:
             rows = wb.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
@@ -892,11 +898,6 @@ def read_annex_a(col: Collected, extracted_on: dt.date, path: Path, name: str,
             col.report.ignored_sheets.append(f"{name}:{sheet} (no header row)")
             continue
         headers = [_clean(c) for c in rows[hdr_i]]
-        overrides = header_overrides or {}
-
-        def own(n: int) -> dict[str, str]:
-            return {**overrides.get(None, {}), **overrides.get(n, {})}
-
         full = [n for n, (_, keys) in AA_LISTS.items() if not _match_headers(headers, keys, own(n))[2]]
         match = named if named in full else (full[0] if full else None)
         if match is None:

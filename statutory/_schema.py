@@ -8,11 +8,11 @@ and as slow as the rest of the import together), so it costs wall time only when
 
 from __future__ import annotations
 
-import xml.parsers.expat
 import xml.etree.ElementTree as ET
+import xml.parsers.expat
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
@@ -37,7 +37,7 @@ class SchemaCheck:
     unreadable: bool = False
 
 
-@lru_cache(maxsize=None)
+@cache
 def _schema(path: str):
     import xmlschema
 

@@ -28,8 +28,8 @@ def write_residence(path: Path, keys, *, start: str = "1960-01-01") -> Path:
     return path
 
 
-def copy_workbook(src: Path, dst: Path, *, drop: tuple[str, ...] = (), rename: dict[tuple[str, str], str] = {}
-                  ) -> Path:
+def copy_workbook(src: Path, dst: Path, *, drop: tuple[str, ...] = (),
+                  rename: dict[tuple[str, str], str] | None = None) -> Path:
     """A copy of an Annex A workbook without the sheets in `drop` and with headers renamed ((sheet, header) -> new)."""
     import datetime as dt
 
@@ -45,7 +45,7 @@ def copy_workbook(src: Path, dst: Path, *, drop: tuple[str, ...] = (), rename: d
         ws = wb.add_worksheet(sheet)
         for i, row in enumerate(wb_in.get_sheet_by_name(sheet).to_python()):
             for j, v in enumerate(row):
-                v = rename.get((sheet, v), v) if isinstance(v, str) else v
+                v = (rename or {}).get((sheet, v), v) if isinstance(v, str) else v
                 if isinstance(v, dt.date):
                     ws.write_datetime(i, j, v if isinstance(v, dt.datetime) else dt.datetime.combine(v, dt.time()),
                                       datefmt)

@@ -25,10 +25,10 @@ def _manifest(samples: Path, headers=None) -> Path:
 
 
 def test_unknown_headers_are_a_clear_error_naming_sheet_and_column(samples, tmp_path, monkeypatch, capsys):
-    err = _expect_error(["import", str(_manifest(samples)), "--out", str(tmp_path / "o")], monkeypatch, capsys,
-                        "annex_a/own.xlsx: sheet 'List 1' (List 1, contacts): column(s) not found: 'Date of contact'",
-                        "annex_a/own.xlsx: sheet 'List 3' (List 3, referrals): column(s) not found: "
-                        "'Referral source'", "annex_a_headers")
+    _expect_error(["import", str(_manifest(samples)), "--out", str(tmp_path / "o")], monkeypatch, capsys,
+                  "annex_a/own.xlsx: sheet 'List 1' (List 1, contacts): column(s) not found: 'Date of contact'",
+                  "annex_a/own.xlsx: sheet 'List 3' (List 3, referrals): column(s) not found: 'Referral source'",
+                  "annex_a_headers")
     assert not (tmp_path / "o").exists()
 
 
