@@ -719,7 +719,8 @@ def render_markdown(rep: dict) -> str:
     if checked:
         lines += ["", "## CIN census schema checks (xmlschema; W)", "", "| file | schema | violations | first |",
                   "|---|---|---|---|"]
-        lines += [f"| {c['file']} | {c['schema']} | {c['violations']:,} | {'<br>'.join(c['first'][:3])} |"
+        lines += [f"| {c['file']} | {c['schema']} | {c['violations']:,} | "
+                  f"{'<br>'.join(x.replace('|', chr(92) + '|') for x in c['first'][:3])} |"
                   for c in checked]
     lines += ["", "## Notes", ""] + [f"- {n}" for n in rep["notes"]]
     if rep.get("validation"):
