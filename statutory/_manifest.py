@@ -50,6 +50,8 @@ class Manifest:
     partner_events_coverage_end: dt.date | None = None
     annex_a_value_map: Path | None = None
     key_file: Path | None = None
+    # the council's own Annex A headers -> canonical ones (SPEC §7.2), normalised; key None = every list
+    annex_a_headers: dict[int | None, dict[str, str]] = field(default_factory=dict)
 
     def name(self, path: Path) -> str:
         """A file as the report names it: relative to the manifest's folder when inside it."""
@@ -85,7 +87,7 @@ def load_manifest(path: str | Path) -> Manifest:
     base = path.parent
     problems: list[str] = []
     known = {"la_code", "key_file", "ssda903", "cin_census", "annex_a", "residence", "family_links",
-             "partner_events", "partner_events_coverage_end", "annex_a_value_map"}
+             "partner_events", "partner_events_coverage_end", "annex_a_value_map", "annex_a_headers"}
     for k in raw:
         if k not in known:
             problems.append(f"{path}: unknown key '{k}' (known: {', '.join(sorted(known))})")
@@ -166,10 +168,46 @@ def load_manifest(path: str | Path) -> Manifest:
     pend = raw.get("partner_events_coverage_end")
     pend_d = _date(pend, f"{path}: partner_events_coverage_end", problems) if pend is not None else None
     key_file = raw.get("key_file")
+    headers = _header_overrides(raw.get("annex_a_headers"), f"{path}: annex_a_headers", problems)
     if problems:
         raise ImportError_(problems)
     return Manifest(path, la_code, s903, cin, annex, residence, family_links, partner, pend_d, value_map,
-                    Path(key_file) if key_file else None)
+                    Path(key_file) if key_file else None, headers)
+
+
+def _header_overrides(raw, where: str, problems: list[str]) -> dict[int | None, dict[str, str]]:
+    """`annex_a_headers`: {council header: canonical header}, for every list, and/or under `List N` for one list.
+    Each canonical name must be a column the importer maps; both sides are normalised as headers are (§7.2)."""
+    from statutory._read import AA_CANONICAL, norm_header
+
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        problems.append(f"{where}: a mapping of the council's header -> the canonical Annex A header "
+                        "(optionally under 'List N')")
+        return {}
+    out: dict[int | None, dict[str, str]] = {}
+
+    def add(list_no: int | None, own, canon, at: str) -> None:
+        if not isinstance(own, str) or not isinstance(canon, str) or not own.strip():
+            problems.append(f"{at}: '{own}': a header name maps to a header name")
+            return
+        if norm_header(canon) not in AA_CANONICAL:
+            problems.append(f"{at}: '{own}' -> '{canon}': '{canon}' is not an Annex A column the importer maps "
+                            f"(one of: {', '.join(sorted(AA_CANONICAL.values()))})")
+            return
+        out.setdefault(list_no, {})[norm_header(own)] = norm_header(canon)
+
+    for k, v in raw.items():
+        m = re.fullmatch(r"list\s*(\d{1,2})", str(k).strip(), re.IGNORECASE)
+        if isinstance(v, dict) and m and 1 <= int(m[1]) <= 8:
+            for own, canon in v.items():
+                add(int(m[1]), own, canon, f"{where}.{k}")
+        elif isinstance(v, dict):
+            problems.append(f"{where}: '{k}': per-list overrides go under 'List 1' ... 'List 8'")
+        else:
+            add(None, k, v, where)
+    return out
 
 
 def load_key(key_file: str | Path | None, manifest: Manifest | None = None) -> bytes:

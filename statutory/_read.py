@@ -146,6 +146,7 @@ class Collected:
     s903_years: list[int] = field(default_factory=list)
     list8: list[Cand] = field(default_factory=list)
     all_family_keys: set[str] = field(default_factory=set)
+    residence_keys: set[str] = field(default_factory=set)
     bulk: list[dict] = field(default_factory=list)
 
     def source(self, fmt: str, file: str, table: str, row: int, child: str | None) -> Source:
@@ -381,7 +382,7 @@ def read_903(col: Collected, year: int, files: dict[str, Path], liia: bool, name
 
 def _read_903_xml(path: Path, name: str, problems: list[str]) -> dict[str, list[dict]] | None:
     try:
-        root = ET.parse(path).getroot()
+        root = _strip_namespaces(ET.parse(path).getroot())
     except ET.ParseError as exc:
         problems.append(f"{name}: not well-formed XML ({exc}): truncated or damaged file")
         return None
@@ -421,27 +422,33 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
+def _strip_namespaces(root: ET.Element) -> ET.Element:
+    """Elements by local name (SPEC §6.1: files may declare a namespace): one pass, so that the lookups below are
+    ElementTree's own (C) find/findall/findtext rather than a Python loop over every child."""
+    for el in root.iter():
+        if el.tag[0] == "{":
+            el.tag = el.tag.rsplit("}", 1)[1]
+    return root
+
+
 def _find(el: ET.Element, name: str) -> ET.Element | None:
-    for c in el:
-        if _local(c.tag) == name:
-            return c
-    return None
+    return el.find(name)
 
 
 def _findall(el: ET.Element, name: str) -> list[ET.Element]:
-    return [c for c in el if _local(c.tag) == name]
+    return el.findall(name)
 
 
 def _text(el: ET.Element | None, name: str) -> str:
     if el is None:
         return ""
-    c = _find(el, name)
-    return (c.text or "").strip() if c is not None and c.text else ""
+    t = el.findtext(name)
+    return t.strip() if t else ""
 
 
 def read_cin(col: Collected, year: int, path: Path, name: str, la_code: str) -> None:
     try:
-        root = ET.parse(path).getroot()
+        root = _strip_namespaces(ET.parse(path).getroot())
     except ET.ParseError as exc:
         col.problems.append(f"{name}: not well-formed XML ({exc}): truncated or damaged file")
         return
@@ -489,6 +496,7 @@ def read_cin(col: Collected, year: int, path: Path, name: str, la_code: str) -> 
             s.error("8520", "PersonBirthDate is not a valid date")
         if dob and edob:
             col.report.warn("8525Q", "Both PersonBirthDate and ExpectedPersonBirthDate: the birth date is used", s)
+        unborn = bool(edob) and not dob
         if ids is not None and _find(ids, "Sex") is not None:
             sv = _text(ids, "Sex").upper()
             sex = SEX_CIN_NEW.get(sv)
@@ -528,13 +536,42 @@ def read_cin(col: Collected, year: int, path: Path, name: str, la_code: str) -> 
         death = parse_iso(_text(ids, "PersonDeathDate"))
         if death:
             col.attrs.append(Attr(child, "death", death, rank, s, "cin_census"))
+        spans: dict[str, list[tuple]] = {"8820": [], "8940": [], "4014": []}
         for det in _findall(ch, "CINdetails"):
-            _read_cin_details(col, det, child, year, ys, ref, name, i)
+            for rule, got in _read_cin_details(col, det, child, year, ys, ref, name, i).items():
+                spans[rule] += got
+        for rule, got in spans.items():
+            _overlaps(col.report, rule, got)
+        if unborn and sex not in ("not_recorded", None):
+            col.report.warn("8750", f"Sex recorded for an unborn child ({sv[:3]}): the DfE expects "
+                                    f"{'U' if year >= 2025 else '0'} until birth", s)
+
+
+OVERLAP = {"8820": "CIN episodes of this child overlap (a referral before the previous episode closed)",
+           "8940": "Child protection plans of this child overlap (a plan starts before another ended)",
+           "4014": "CIN plans of this child overlap (a plan starts before another ended)"}
+
+
+def _overlaps(report: Report, rule: str, spans: list[tuple[dt.date, dt.date | None, Source]]) -> None:
+    """DfE 8820 / 8940 / 4014 within one census file: W on the later item (exact repeats share a key and become
+    one event; overlapping ones are both kept)."""
+    spans.sort(key=lambda x: x[0])
+    reach: dt.date | None = None   # the latest end so far (None with `open_` = still open)
+    open_ = False
+    for k, (start, end, src) in enumerate(spans):
+        if k and (open_ or (reach is not None and start < reach)):
+            report.warn(rule, OVERLAP[rule], src)
+        if end is None:
+            open_ = True
+        elif reach is None or end > reach:
+            reach = end
 
 
 def _read_cin_details(col: Collected, det: ET.Element, child: str, year: int, ys: dt.date, ref: dt.date,
-                      name: str, i: int) -> None:
+                      name: str, i: int) -> dict[str, list[tuple]]:
+    """One CIN episode's rows; returns its episode, CP plan and CIN plan spans for the overlap rules."""
     rec = (year,)
+    spans: dict[str, list[tuple]] = {"8820": [], "8940": [], "4014": []}
     s = col.source("cin_census", name, "CINdetails", i, child)
     refd_t = _text(det, "CINreferralDate")
     refd = parse_iso(refd_t)
@@ -559,6 +596,7 @@ def _read_cin_details(col: Collected, det: ET.Element, child: str, year: int, ys
     s.fields = {"referral_date": refd, "source": source}
     if not s.errors:
         col.cands.append(Cand("referral", child, refd, refd.isoformat(), 2, rec, s, source=source))
+        spans["8820"].append((refd, closure, s))
 
     def before_referral(d: dt.date | None, rule: str, what: str, src: Source) -> None:
         if d and refd and d < refd:
@@ -600,6 +638,7 @@ def _read_cin_details(col: Collected, det: ET.Element, child: str, year: int, ys
         sp.fields = {"start": start, "end": end}
         if not sp.errors:
             col.cands.append(Cand("cin_plan", child, start, start.isoformat(), 2, rec, sp, end=end))
+            spans["4014"].append((start, end, sp))
     for q in _findall(det, "Section47"):
         sq = col.source("cin_census", name, "Section47", i, child)
         start = parse_iso(_text(q, "S47ActualStartDate"))
@@ -623,6 +662,8 @@ def _read_cin_details(col: Collected, det: ET.Element, child: str, year: int, ys
         sc.fields = {"start": start, "end": end, "detail": cat}
         if not sc.errors:
             col.cands.append(Cand("cp_plan", child, start, start.isoformat(), 2, rec, sc, end=end, detail=cat))
+            spans["8940"].append((start, end, sc))
+    return spans
 
 
 def _census_period(node: ET.Element, tags: tuple[str, str], src: Source, *, ref: dt.date, year_start: dt.date,
@@ -713,11 +754,16 @@ AA_LISTS: dict[int, tuple[str, tuple[str, ...]]] = {
     8: ("children in care", ("la_start", "la_need", "la_ls", "la_end")),
 }
 COMMON = ("id", "gender", "ethnicity", "dob")
+AA_CANONICAL = {canon: canon[0].upper() + canon[1:] for canon, _ in AA_COLUMNS.values()}   # normalised -> shown
 
 
-def _match_headers(headers: list[str], keys: tuple[str, ...]) -> tuple[dict[str, int], list[str], list[str]]:
-    """Normalised-exact match first, the regex second; returns key -> column index, regex-matched, missing."""
+def _match_headers(headers: list[str], keys: tuple[str, ...], overrides: dict[str, str] | None = None
+                   ) -> tuple[dict[str, int], list[str], list[str]]:
+    """The council's overrides first (manifest `annex_a_headers`), then the normalised-exact match, then the
+    regex; returns key -> column index, regex-matched, missing."""
     normed = [norm_header(h) for h in headers]
+    if overrides:
+        normed = [overrides.get(h, h) for h in normed]
     found: dict[str, int] = {}
     by_regex: list[str] = []
     missing: list[str] = []
@@ -822,7 +868,8 @@ def read_value_map(path: Path | None, name: str | None, problems: list[str]) -> 
 
 
 def read_annex_a(col: Collected, extracted_on: dt.date, path: Path, name: str,
-                 value_map: dict[tuple[str, str], str]) -> None:
+                 value_map: dict[tuple[str, str], str],
+                 header_overrides: dict[int | None, dict[str, str]] | None = None) -> None:
     from python_calamine import CalamineWorkbook
 
     try:
@@ -832,6 +879,12 @@ def read_annex_a(col: Collected, extracted_on: dt.date, path: Path, name: str,
         return
     col.coverage_end.setdefault("annex_a", []).append(extracted_on)
     found: dict[int, tuple[str, list[list], dict[str, int]]] = {}
+    overrides = header_overrides or {}
+
+    def own(n: int) -> dict[str, str]:
+        """The manifest's header overrides that apply to List n (every list's, then that list's own)."""
+        return {**overrides.get(None, {}), **overrides.get(n, {})}
+
     for sheet in wb.sheet_names:
         try:
             rows = wb.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
@@ -845,13 +898,15 @@ def read_annex_a(col: Collected, extracted_on: dt.date, path: Path, name: str,
             col.report.ignored_sheets.append(f"{name}:{sheet} (no header row)")
             continue
         headers = [_clean(c) for c in rows[hdr_i]]
-        full = [n for n, (_, keys) in AA_LISTS.items() if not _match_headers(headers, keys)[2]]
+        full = [n for n, (_, keys) in AA_LISTS.items() if not _match_headers(headers, keys, own(n))[2]]
         match = named if named in full else (full[0] if full else None)
         if match is None:
             if named in AA_LISTS:
-                miss = _match_headers(headers, COMMON + AA_LISTS[named][1])[2]
+                miss = _match_headers(headers, COMMON + AA_LISTS[named][1], own(named))[2]
                 col.problems.append(f"{name}: sheet '{sheet}' (List {named}, {AA_LISTS[named][0]}): column(s) "
-                                    f"not found: {', '.join(repr(m) for m in miss)} (SPEC §7.2)")
+                                    f"not found: {', '.join(repr(AA_CANONICAL[m]) for m in miss)} (SPEC §7.2; "
+                                    "if the workbook names it differently, map that header to it under "
+                                    "annex_a_headers in the manifest)")
                 continue
             body = [r for r in rows[hdr_i + 1:] if any(_clean(c) for c in r)]
             if named in (9, 10, 11):
@@ -868,14 +923,20 @@ def read_annex_a(col: Collected, extracted_on: dt.date, path: Path, name: str,
             col.report.add("AA-SHEETNAME", "W", "Annex A sheet name names no list; identified by its columns",
                            where=f"{name}:{sheet}")
         keys = COMMON + (("disability",) if match >= 4 else ()) + AA_LISTS[match][1]
-        idx, by_regex, missing = _match_headers(headers, keys)
+        idx, by_regex, missing = _match_headers(headers, keys, own(match))
+        for h in headers:
+            if norm_header(h) in own(match):
+                col.report.header_overrides_applied.append(
+                    f"{name}:{sheet}: '{h}' as '{AA_CANONICAL[own(match)[norm_header(h)]]}'")
         for h in by_regex:
             col.report.add("AA-HEADER", "W", "Annex A header matched by its pattern, not exactly",
                            where=f"{name}:{sheet}: {h}")
         mapped_missing = [m for m in missing if m != "does the child have a disability"]
         if mapped_missing:
             col.problems.append(f"{name}: sheet '{sheet}' (List {match}): column(s) not found: "
-                                f"{', '.join(repr(m) for m in mapped_missing)} (SPEC §7.2)")
+                                f"{', '.join(repr(AA_CANONICAL[m]) for m in mapped_missing)} (SPEC §7.2; "
+                                "if the workbook names it differently, map that header to it under "
+                                "annex_a_headers in the manifest)")
             continue
         found[match] = (sheet, rows[hdr_i + 1:], idx)
     missing_lists = [n for n in AA_LISTS if n not in found]
@@ -892,55 +953,56 @@ def _read_list(col: Collected, n: int, table: str, body: list[list], idx: dict[s
     rec = (extracted_on.toordinal(),)
     rank = (0, extracted_on.toordinal(), 0)
     cache: dict[tuple, tuple[str | None, bool]] = {}
+    columns = list(idx.items())
+
+    def value(kind: str, k: str, s: Source, cells: dict) -> str | None:
+        raw_cell = cells.get(k)
+        got = cache.get((kind, raw_cell))
+        if got is None:
+            got = cache[(kind, raw_cell)] = aa_value(kind, raw_cell, value_map, n)
+        v, ok = got
+        if not ok:
+            raw = _clean(raw_cell)[:40]
+            col.report.unmapped_values[f"List {n} {AA_COLUMNS[k][0]}"].add(raw)
+            s.error("AA-VALUE", f"'{AA_COLUMNS[k][0]}': value not in the code list (see report)")
+        return v
+
+    def date(k: str, s: Source, cells: dict) -> dt.date | None:
+        d, ok = aa_date(cells.get(k))
+        if not ok:
+            s.error("AA-DATE", f"'{AA_COLUMNS[k][0]}': not a date (DD/MM/YYYY, YYYY-MM-DD or a date cell)")
+        return d
+
+    def dated_source(date_key: str, source_key: str, blank: str, unknown: tuple[str, str], s: Source,
+                     cells: dict) -> tuple[dt.date | None, str | None]:
+        """A contact's or referral's date (blank is an error) and source (blank is 'unknown', warned)."""
+        d = date(date_key, s, cells)
+        src = value("source", source_key, s, cells)
+        if d is None and not s.errors:
+            s.error("AA-DATE", blank)
+        if src is None and not s.errors:
+            src = "unknown"
+            col.report.warn(*unknown, s)
+        return d, src
+
     i = 0
     for r in body:
         if not any(_clean(c) for c in r):
             continue
         i += 1
-
-        def cell(k: str, _r=r):
-            j = idx.get(k)
-            return _r[j] if j is not None and j < len(_r) else None
-
-        child = norm_key(cell("id")) if _clean(cell("id")) else None
+        width = len(r)
+        cells = {k: r[j] for k, j in columns if j < width}   # the mapped cells of this row (missing: None)
+        id_cell = cells.get("id")
+        child = norm_key(id_cell) if _clean(id_cell) else None
         s = col.source("annex_a", name, table, i, child)
         if child is None:
             s.error("AA-ID", "Child Unique ID missing")
             continue
 
-        def value(kind: str, k: str, _s=s):
-            raw_cell = cell(k)
-            got = cache.get((kind, raw_cell))
-            if got is None:
-                got = cache[(kind, raw_cell)] = aa_value(kind, raw_cell, value_map, n)
-            v, ok = got
-            if not ok:
-                raw = _clean(cell(k))[:40]
-                col.report.unmapped_values[f"List {n} {AA_COLUMNS[k][0]}"].add(raw)
-                _s.error("AA-VALUE", f"'{AA_COLUMNS[k][0]}': value not in the code list (see report)")
-            return v
-
-        def date(k: str, _s=s):
-            d, ok = aa_date(cell(k))
-            if not ok:
-                _s.error("AA-DATE", f"'{AA_COLUMNS[k][0]}': not a date (DD/MM/YYYY, YYYY-MM-DD or a date cell)")
-            return d
-
-        def dated_source(date_key: str, source_key: str, blank: str, unknown: tuple[str, str], _s=s):
-            """A contact's or referral's date (blank is an error) and source (blank is 'unknown', warned)."""
-            d = date(date_key)
-            src = value("source", source_key)
-            if d is None and not _s.errors:
-                _s.error("AA-DATE", blank)
-            if src is None and not _s.errors:
-                src = "unknown"
-                col.report.warn(*unknown, _s)
-            return d, src
-
-        sex = value("gender", "gender")
-        eth = value("ethnicity", "ethnicity")
-        dob = date("dob")
-        dis = value("disability", "disability") if "disability" in idx else None
+        sex = value("gender", "gender", s, cells)
+        eth = value("ethnicity", "ethnicity", s, cells)
+        dob = date("dob", s, cells)
+        dis = value("disability", "disability", s, cells) if "disability" in idx else None
         attr_errors = bool(s.errors)
         if not attr_errors:
             if dob:
@@ -951,13 +1013,13 @@ def _read_list(col: Collected, n: int, table: str, body: list[list], idx: dict[s
                 col.attrs.append(Attr(child, "disability", dis or "unknown", rank, s, "annex_a"))
         if n == 1:
             d, src = dated_source("contact_date", "contact_source", "'date of contact' is blank",
-                                  ("AA-SOURCE", "Contact source blank: 'unknown'"))
+                                  ("AA-SOURCE", "Contact source blank: 'unknown'"), s, cells)
             s.fields = {"date": d, "source": src}
             if not s.errors:
-                code = _source_code(cell("contact_source"))
+                code = _source_code(cells.get("contact_source"))
                 col.cands.append(Cand("contact", child, d, f"{d.isoformat()}|{code}", 1, rec, s, source=src))
         elif n == 2:
-            d, e = date("eh_start"), date("eh_end")
+            d, e = date("eh_start", s, cells), date("eh_end", s, cells)
             if d is None and not s.errors:
                 s.error("AA-DATE", "'assessment start date' is blank")
             if d and e and e < d:
@@ -967,12 +1029,12 @@ def _read_list(col: Collected, n: int, table: str, body: list[list], idx: dict[s
                 col.cands.append(Cand("early_help", child, d, d.isoformat(), 1, rec, s, end=e))
         elif n == 3:
             d, src = dated_source("referral_date", "referral_source", "'date of referral' is blank",
-                                  ("8866", "Source of referral is missing: 'unknown'"))
+                                  ("8866", "Source of referral is missing: 'unknown'"), s, cells)
             s.fields = {"date": d, "source": src}
             if not s.errors:
                 col.cands.append(Cand("referral", child, d, d.isoformat(), 1, rec, s, source=src))
         elif n == 4:
-            st, au = date("ca_start"), date("ca_auth")
+            st, au = date("ca_start", s, cells), date("ca_auth", s, cells)
             if st is None and not s.errors:
                 s.error("AA-DATE", "'continuous assessment start date' is blank")
             if st and au and au < st:
@@ -985,7 +1047,7 @@ def _read_list(col: Collected, n: int, table: str, body: list[list], idx: dict[s
                 else:
                     col.cands.append(Cand("assessment", child, au, st.isoformat(), 1, rec, s))
         elif n == 5:
-            d = date("s47_start")
+            d = date("s47_start", s, cells)
             if d is None and not s.errors:
                 s.error("AA-DATE", "section 47 start date is blank")
             s.fields = {"start": d}
@@ -995,8 +1057,8 @@ def _read_list(col: Collected, n: int, table: str, body: list[list], idx: dict[s
             if not s.errors:
                 s.hold("Annex A List 6 has no contract event (Q9, Q14)")
         elif n == 7:
-            d, e = date("cpp_start"), date("cpp_end")
-            cat = value("abuse", "cpp_cat")
+            d, e = date("cpp_start", s, cells), date("cpp_end", s, cells)
+            cat = value("abuse", "cpp_cat", s, cells)
             if d is None and not s.errors:
                 s.error("AA-DATE", "CP plan start date is blank")
             if cat is None and not s.errors:
@@ -1007,9 +1069,9 @@ def _read_list(col: Collected, n: int, table: str, body: list[list], idx: dict[s
             if not s.errors:
                 col.cands.append(Cand("cp_plan", child, d, d.isoformat(), 1, rec, s, end=e, detail=cat))
         elif n == 8:
-            d, e = date("la_start"), date("la_end")
-            need = value("need", "la_need")
-            ls = value("legal_status", "la_ls")
+            d, e = date("la_start", s, cells), date("la_end", s, cells)
+            need = value("need", "la_need", s, cells)
+            ls = value("legal_status", "la_ls", s, cells)
             if d is None and not s.errors:
                 s.error("AA-DATE", "'date started to be looked after' is blank")
             if need is not None and need not in NEED_CODES:

@@ -49,13 +49,15 @@ class Report:
         self.unmapped_values: dict[str, set[str]] = defaultdict(set)
         self.ignored_sheets: list[str] = []
         self.value_maps_applied: Counter[str] = Counter()
+        self.header_overrides_applied: list[str] = []
         self.notes: list[str] = []
 
-    def add(self, rule: str, severity: str, message: str, src: Source | None = None, where: str | None = None) -> None:
+    def add(self, rule: str, severity: str, message: str, src: Source | None = None, where: str | None = None,
+            n: int = 1) -> None:
         r = self.rules.get((rule, severity))
         if r is None:
             r = self.rules[(rule, severity)] = Rule(rule, severity, message)
-        r.count += 1
+        r.count += n
         if len(r.examples) < MAX_EXAMPLES:
             if src is not None:
                 r.examples.append(f"{src.file}:{src.table}:{src.row}")

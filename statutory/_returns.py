@@ -202,6 +202,11 @@ def _write_cin(ch, ev: pd.DataFrame, years: list[int], tmp: Path, la_code: str, 
     cin_plans = items[items["event_type"] == "cin_plan"]
     losses["cin_plan: no CIN plan dates in the CIN census before 2021-22"] += int(
         (cin_plans["event_date"] < pd.Timestamp(2021, 4, 1)).sum())
+    previous_cpp = {}   # each CP plan's NumberOfPreviousCPP: the child's plans that started before it
+    for g in groups.values():
+        plans = sorted((it for _r, its in g.values() for it in its if it.event_type == "cp_plan"),
+                       key=lambda it: it.event_date)
+        previous_cpp.update({id(it): k for k, it in enumerate(plans)})
     d = tmp / "cin"
     d.mkdir(parents=True, exist_ok=True)
     written: set[int] = set()
@@ -212,7 +217,7 @@ def _write_cin(ch, ev: pd.DataFrame, years: list[int], tmp: Path, la_code: str, 
                  f"<CollectionDetails><Collection>CIN</Collection><Year>{y}</Year><ReferenceDate>{ye:%Y-%m-%d}"
                  "</ReferenceDate></CollectionDetails><Source><SourceLevel>L</SourceLevel>"
                  f"<LEA>{la_code}</LEA><SoftwareCode>upstream simulate</SoftwareCode><Release>1</Release>"
-                 f"<SerialNo>1</SerialNo><DateTime>{ye:%Y-%m-%d}T00:00:00</DateTime></Source></Header>\n"
+                 f"<SerialNo>001</SerialNo><DateTime>{ye:%Y-%m-%d}T00:00:00</DateTime></Source></Header>\n"
                  "<Children>\n"]
         for child, g in groups.items():
             details = []
@@ -225,8 +230,11 @@ def _write_cin(ch, ev: pd.DataFrame, years: list[int], tmp: Path, la_code: str, 
                         ends.append(it.event_date)
                 if rdate > ye or max(ends) < ys:
                     continue
+                # the episode closes when its last item has ended, if that is inside this census year
+                closed = (f"<CINclosureDate>{max(ends):%Y-%m-%d}</CINclosureDate><ReasonForClosure>RC7"
+                          "</ReasonForClosure>" if max(ends) <= ye else "")
                 x = [f"<CINdetails><CINreferralDate>{rdate:%Y-%m-%d}</CINreferralDate>"
-                     f"<ReferralSource>{SOURCE_CODE[r.source]}</ReferralSource>"]
+                     f"<ReferralSource>{SOURCE_CODE[r.source]}</ReferralSource>{closed}"]
                 for it in its:
                     if it.event_type == "assessment" and ys <= it.event_date <= ye:
                         f = "".join(f"<AssessmentFactors>{escape(c)}</AssessmentFactors>"
@@ -255,7 +263,8 @@ def _write_cin(ch, ev: pd.DataFrame, years: list[int], tmp: Path, la_code: str, 
                                  + _end("CPPendDate", it.end_date, ye)
                                  + f"<InitialCategoryOfAbuse>{ABUSE_CODE[it.detail]}</InitialCategoryOfAbuse>"
                                  f"<LatestCategoryOfAbuse>{ABUSE_CODE[it.detail]}</LatestCategoryOfAbuse>"
-                                 "<NumberOfPreviousCPP>0</NumberOfPreviousCPP></ChildProtectionPlans>")
+                                 f"<NumberOfPreviousCPP>{previous_cpp[id(it)]}</NumberOfPreviousCPP>"
+                                 "</ChildProtectionPlans>")
                 x.append("</CINdetails>")
                 details.append("".join(x))
             if not details:

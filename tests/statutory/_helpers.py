@@ -28,12 +28,37 @@ def write_residence(path: Path, keys, *, start: str = "1960-01-01") -> Path:
     return path
 
 
+def copy_workbook(src: Path, dst: Path, *, drop: tuple[str, ...] = (),
+                  rename: dict[tuple[str, str], str] | None = None) -> Path:
+    """A copy of an Annex A workbook without the sheets in `drop` and with headers renamed ((sheet, header) -> new)."""
+    import datetime as dt
+
+    import xlsxwriter
+    from python_calamine import CalamineWorkbook
+
+    wb_in = CalamineWorkbook.from_path(str(src))
+    wb = xlsxwriter.Workbook(str(dst))
+    datefmt = wb.add_format({"num_format": "dd/mm/yyyy"})
+    for sheet in wb_in.sheet_names:
+        if sheet in drop:
+            continue
+        ws = wb.add_worksheet(sheet)
+        for i, row in enumerate(wb_in.get_sheet_by_name(sheet).to_python()):
+            for j, v in enumerate(row):
+                v = (rename or {}).get((sheet, v), v) if isinstance(v, str) else v
+                if isinstance(v, dt.date):
+                    ws.write_datetime(i, j, v if isinstance(v, dt.datetime) else dt.datetime.combine(v, dt.time()),
+                                      datefmt)
+                elif v != "":
+                    ws.write(i, j, v)
+    wb.close()
+    return dst
+
+
 def write_manifest(path: Path, **entries) -> Path:
     doc = {"la_code": "201", **entries}
     path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     return path
-
-
 
 
 def run(manifest: Path):

@@ -11,7 +11,7 @@ import pytest
 from python_calamine import CalamineWorkbook
 
 from statutory import KEY_ENV
-from tests.statutory._helpers import KEY, SAMPLES, write_manifest, write_residence
+from tests.statutory._helpers import KEY, SAMPLES, copy_workbook, write_manifest, write_residence
 
 ANNEX_A_ROWS = {"List 1": 5, "List 2": 5, "List 3": 6, "List 4": 5, "List 5": 5, "List 6": 5, "List 7": 7,
                 "List 8": 5, "List 9": 6, "List 10": 5, "List 11": 5}
@@ -150,26 +150,7 @@ def test_903_dates_in_the_wrong_format(samples, tmp_path, monkeypatch, capsys) -
 
 
 def test_workbook_with_a_list_missing(samples, tmp_path, monkeypatch, capsys) -> None:
-    import datetime as dt
-
-    import xlsxwriter
-
-    src = CalamineWorkbook.from_path(str(samples / "annex_a" / "Annex_A.xlsx"))
-    dst = samples / "annex_a" / "partial.xlsx"
-    wb = xlsxwriter.Workbook(str(dst))
-    datefmt = wb.add_format({"num_format": "dd/mm/yyyy"})
-    for sheet in src.sheet_names:
-        if sheet == "List 3":
-            continue
-        ws = wb.add_worksheet(sheet)
-        for i, row in enumerate(src.get_sheet_by_name(sheet).to_python()):
-            for j, v in enumerate(row):
-                if isinstance(v, dt.date):
-                    ws.write_datetime(i, j, dt.datetime.combine(v, dt.time()) if not isinstance(v, dt.datetime)
-                                      else v, datefmt)
-                elif v != "":
-                    ws.write(i, j, v)
-    wb.close()
+    copy_workbook(samples / "annex_a" / "Annex_A.xlsx", samples / "annex_a" / "partial.xlsx", drop=("List 3",))
     write_residence(samples / "residence.csv", ["612306"])
     m = write_manifest(samples / "m.yaml", residence="residence.csv",
                        annex_a=[{"extracted_on": "2021-03-31", "file": "annex_a/partial.xlsx"}])

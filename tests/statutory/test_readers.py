@@ -108,6 +108,17 @@ def test_child_keys():
     assert norm_key("") is None
 
 
+def test_pseudonym_applies_the_child_key_rule():
+    """One child to the importer is one pseudonym to anyone holding the key: a council mapping its raw ids
+    (lower-case, spaced, Excel's .0) gets the pseudonyms the import wrote."""
+    from statutory import Pseudonymiser
+
+    p = Pseudonymiser(b"k", "201")
+    assert p.child("c1a2b") == p.child(" C1A2B") == p.child("C1A2B")
+    assert p.child("12345.0") == p.child("12345") != p.child("012345")
+    assert Pseudonymiser(b"other", "201").child("C1A2B") != p.child("C1A2B")
+
+
 def test_leading_zero_collision_refuses_both(samples):
     (samples / "h.csv").write_text("CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB\n012345,1,11/07/2015,WBRI,,,\n"
                                    "12345,2,07/01/2013,WBRI,,,\n")

@@ -68,12 +68,22 @@ def check(got, res, ch, ev, first_year_start: str) -> dict[str, int]:
     kept_families = set(imp_c["family_id"])
     sim = ev[(ev["child_id"].isin(kept_children)) | (ev["child_id"].isna() & ev["family_id"].isin(kept_families))]
     start = pd.Timestamp(first_year_start)
-    episode = sim["event_type"].isin(["early_help", "cp_plan", "looked_after"])
-    before = (sim["event_date"] < start) & ~(episode & (sim["end_date"].isna() | (sim["end_date"] >= start)))
-    sim = sim[~before & (sim["event_type"] != "cin_plan")]
+
+    def before_first_year(e: pd.DataFrame) -> pd.Series:
+        episode = e["event_type"].isin(["early_help", "cp_plan", "looked_after"])
+        return (e["event_date"] < start) & ~(episode & (e["end_date"].isna() | (e["end_date"] >= start)))
+
+    # the returns' first year is a counted loss: every social-care event that ended before it, type by type
+    early = ev[before_first_year(ev)]["event_type"].value_counts()
+    for t in ("contact", "early_help", "referral", "assessment", "section_47", "cp_plan", "looked_after"):
+        assert losses[f"{t}: before the first collection year ({first_year_start})"] == early.get(t, 0), t
+    # CIN plan dates exist only from the 2021-22 census: earlier plans are a counted loss
+    early_plan = (ev["event_type"] == "cin_plan") & (ev["event_date"] < pd.Timestamp(2021, 4, 1))
+    assert losses["cin_plan: no CIN plan dates in the CIN census before 2021-22"] == int(early_plan.sum())
+    sim = sim[~before_first_year(sim) & ~early_plan.reindex(sim.index)]
     exp, imp = _key(sim), _key(res.events)
     missing, extra = exp - imp, imp - exp
-    diffs = {"cin_plan": int((ev["event_type"] == "cin_plan").sum())}
+    diffs = {"cin_plan": int(early_plan.sum())}
     # left-censored periods: same child and end, an episode's start instead of the true one
     left = res.report["counts"].get("left_censored_periods", 0)
     la_missing = {m for m in missing if m[2] == "looked_after"}
@@ -123,6 +133,11 @@ def test_round_trip_simulated_council(tmp_path: Path) -> None:
     got, res, ch, ev = round_trip(council.children, council.events, tmp_path, council.extract_date, years=7)
     check(got, res, ch, ev, "2010-04-01")
     assert sum(f["refused"] for f in res.report["files"]) == 0
+    # the one census year with a shipped XSD (2016-17) is checked; the writer's only departures from liia-tools'
+    # schema are first CP plans (NumberOfPreviousCPP 0, which that XSD types as a positive integer)
+    checked = [c for c in res.report["schema_checks"] if c["schema"]]
+    assert [c["year"] for c in checked] == [2017]
+    assert all(ex.endswith("/NumberOfPreviousCPP: value must be positive") for ex in checked[0]["first"])
     assert got["losses"]["children in no return (never known to social care): not importable"] > 0
 
 
