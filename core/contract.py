@@ -38,6 +38,11 @@ CHILDREN_NULLABLE: Final = frozenset({"left_on"})
 # A region's extract (several councils pooled) adds the council each child lives in: the DfE local-authority
 # number, 3 digits as text (e.g. "330"). Optional: a single council's extract leaves it out. Events carry no
 # council of their own: they inherit it through the family, which belongs to one council.
+# An optional note a source writes beside the two tables: what its records can support, e.g. the first as-of date
+# (a statutory-returns import: the first collection year + 24 months, SPEC §11 Q10). Training never starts earlier.
+EXTRACT_NOTES: Final = "extract.json"
+EARLIEST_AS_OF: Final = "earliest_as_of"
+
 COUNCIL_COLUMN: Final = "council"
 COUNCIL_CODE_RE: Final = re.compile(r"^[0-9]{3}$")
 

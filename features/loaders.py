@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -11,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core.contract import TABLES, table_columns_of
+from core.contract import EARLIEST_AS_OF, EXTRACT_NOTES, TABLES, table_columns_of
 from core.errors import ContractError
 from features import _small
 
@@ -44,6 +45,20 @@ class Extract:
         if not dates:
             raise ContractError("the extract holds no dates")
         return pd.Timestamp(max(dates)).normalize()
+
+    @property
+    def earliest_as_of(self) -> pd.Timestamp | None:
+        """The first as-of date the extract's source says its records support (`extract.json` beside the tables,
+        key `earliest_as_of`), or None when the source says nothing."""
+        if self.source is None or not (self.source / EXTRACT_NOTES).is_file():
+            return None
+        path = self.source / EXTRACT_NOTES
+        try:
+            notes = json.loads(path.read_text())
+            value = notes.get(EARLIEST_AS_OF) if isinstance(notes, dict) else None
+            return None if value is None else pd.Timestamp(date.fromisoformat(value))
+        except (ValueError, TypeError) as e:  # JSONDecodeError is a ValueError
+            raise ContractError(f"{path}: '{EARLIEST_AS_OF}' must be a date YYYY-MM-DD in a JSON object ({e})") from e
 
     def fingerprint(self) -> str:
         """A hash of the contract tables' content, recorded with every model trained on them."""

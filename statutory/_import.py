@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core.contract import EVENT_TYPES, PARTNER_EVENT_TYPES
+from core.contract import EARLIEST_AS_OF, EVENT_TYPES, EXTRACT_NOTES, PARTNER_EVENT_TYPES
 from core.errors import UpstreamError
 from core.io import write_csv, write_json, write_text
 from statutory._codes import FAMILY_BASES
@@ -88,6 +88,10 @@ class ImportResult:
     def write_tables(self, out: Path) -> None:
         write_csv(self.children, out / "children.csv")
         write_csv(self.events, out / "events.csv")
+        # what these records can support, read by training (SPEC §11 Q10: as-of dates from history start + 24 months)
+        earliest = self.report.get("earliest_training_as_of")
+        write_json({EARLIEST_AS_OF: earliest, "history_start": self.report.get("history_start"),
+                    "source": "statutory returns (upstream import)"}, out / EXTRACT_NOTES)
 
     def write_side(self, side: Path, validation_summary: str | None = None) -> None:
         rep = dict(self.report)

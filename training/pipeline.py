@@ -55,7 +55,8 @@ def training_grid(extract, config: Config, *, extract_date: pd.Timestamp | None 
     """The as-of dates training needs: on the features' grid (month ends every `every_months`), ending at the
     last date whose label window the extract fully observes, and just long enough for the train, validation
     and test blocks and the gaps between them, and never earlier than `HISTORY_BEFORE_FIRST_AS_OF_MONTHS` after
-    the start of the records (`history_start`). Unlabelled recent dates are not built at all."""
+    the start of the records (`history_start`), nor before the `earliest_as_of` its source notes (`extract.json`,
+    written by `upstream import`). Unlabelled recent dates are not built at all."""
     from features import as_of_grid
 
     mc = config.model
@@ -66,6 +67,9 @@ def training_grid(extract, config: Config, *, extract_date: pd.Timestamp | None 
                           validation_dates=mc.validation_dates, test_dates=mc.test_dates)
     start = end - pd.DateOffset(months=every * needed)
     start = max(start, history_start(extract, config) + pd.DateOffset(months=HISTORY_BEFORE_FIRST_AS_OF_MONTHS))
+    source_floor = getattr(extract, "earliest_as_of", None)  # what the source says its records support
+    if source_floor is not None:
+        start = max(start, source_floor)
     dates = [d for d in as_of_grid(extract, config, start=start, end=end)
              if horizon_end(d, horizon) <= extract_date]
     return dates[-needed:]

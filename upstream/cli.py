@@ -220,8 +220,9 @@ def import_cmd(
                f"{rep['extract_date']}, history start {rep['history_start']}")
     typer.echo(f"{refused:,} rows refused, {held:,} held back, {warnings:,} warnings: see {side}/report.md")
     if rep.get("earliest_training_as_of"):
-        typer.echo(f"features: use as-of dates from {rep['earliest_training_as_of']} on (history start + 24 months), "
-                   f"e.g. upstream features --data {out} --from {rep['earliest_training_as_of']} ...")
+        typer.echo(f"as-of dates from {rep['earliest_training_as_of']} on (history start + 24 months): upstream "
+                   f"train reads it from {out}/extract.json; for upstream features give --from "
+                   f"{rep['earliest_training_as_of']}")
 
 
 @app.command()

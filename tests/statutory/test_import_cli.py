@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from python_calamine import CalamineWorkbook
 
@@ -47,10 +48,15 @@ def imported(tmp_path_factory) -> Path:
 
 
 def test_outputs_and_accounting_identity(imported: Path) -> None:
-    assert sorted(p.name for p in imported.iterdir()) == ["children.csv", "events.csv"]
+    assert sorted(p.name for p in imported.iterdir()) == ["children.csv", "events.csv", "extract.json"]
     side = imported.parent / "council.import"
     assert {"report.json", "report.md", "lineage.csv", "quarantine"} <= {p.name for p in side.iterdir()}
     rep = json.loads((side / "report.json").read_text())
+    # the extract carries the first as-of date its records support (SPEC §11 Q10); training reads it from there
+    from features.loaders import read_extract
+
+    assert rep["earliest_training_as_of"]
+    assert read_extract(imported).earliest_as_of == pd.Timestamp(rep["earliest_training_as_of"])
     files = {(f["format"], f["table"]): f for f in rep["files"]}
     for f in rep["files"]:
         assert f["read"] == f["mapped"] + f["refused"] + f["held_back"], f

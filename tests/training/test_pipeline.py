@@ -112,3 +112,28 @@ def test_training_grid_starts_a_year_after_the_records_begin(monkeypatch) -> Non
     # a 2000 episode start would have let the grid begin in 2010-12 with nine months of records
     assert seen["start"] >= pd.Timestamp("2011-04-03")
     assert dates[0] >= pd.Timestamp("2011-04-03")
+
+
+def test_training_grid_never_starts_before_the_sources_earliest_as_of(tmp_path, monkeypatch) -> None:
+    """An import notes the first as-of date its returns support (extract.json); training starts no earlier."""
+    import json
+
+    import features
+    from core.errors import ContractError
+    from features.loaders import Extract
+    from training import pipeline
+
+    config = load_config()
+    base = _extract_with_migrated_episodes()
+    monkeypatch.setattr(features, "as_of_grid",
+                        lambda _e, _c, *, start, end: list(pd.date_range(start, end, freq="QE-DEC")))
+    children = pd.DataFrame({"arrived_on": pd.to_datetime(["2010-04-01"]), "left_on": pd.to_datetime([None])})
+    extract = Extract(children=children, events=base.events, source=tmp_path)
+    unnoted = pipeline.training_grid(extract, config, extract_date=pd.Timestamp("2017-03-31"))
+    (tmp_path / "extract.json").write_text(json.dumps({"earliest_as_of": "2012-04-01"}))
+    noted = pipeline.training_grid(extract, config, extract_date=pd.Timestamp("2017-03-31"))
+    assert unnoted[0] < pd.Timestamp("2012-04-01") <= noted[0]
+    assert noted[-1] == unnoted[-1]  # the test block stays at the end; only the earliest dates go
+    (tmp_path / "extract.json").write_text(json.dumps({"earliest_as_of": "April 2012"}))
+    with pytest.raises(ContractError, match="extract.json.*earliest_as_of"):
+        pipeline.training_grid(extract, config, extract_date=pd.Timestamp("2017-03-31"))
