@@ -2,7 +2,9 @@
 
 from synthetic._council import TRUTH_COLUMNS, SimulatedCouncil
 from synthetic._mechanism import Mechanism
-from synthetic._simulate import simulate, truth_months
+from synthetic._offers import close_offered_help, open_offered_help
+from synthetic._simulate import CouncilRun, simulate, truth_months
 from synthetic.calibration import TARGETS, measure
 
-__all__ = ["Mechanism", "SimulatedCouncil", "TARGETS", "TRUTH_COLUMNS", "measure", "simulate", "truth_months"]
+__all__ = ["TARGETS", "TRUTH_COLUMNS", "CouncilRun", "Mechanism", "SimulatedCouncil", "close_offered_help", "measure",
+           "open_offered_help", "simulate", "truth_months"]

@@ -120,6 +120,17 @@ def _flag_table(mech: Mechanism) -> np.ndarray:
     return sum(((code >> i) & 1) * t for i, t in enumerate(terms)).astype(_F32)
 
 
+def _offered_help(st: State, m: int, mech: Mechanism) -> np.ndarray | None:
+    """Per child, the factor offered early help puts on the monthly chance of entering care (None: no effect).
+
+    A factor on the probabilities the per-child uniforms are compared against, never a change in who is drawn
+    for: with effect 0 (None) every draw of the month is exactly what it would have been without the offers."""
+    if not mech.offered_help_effect:
+        return None
+    helped = (m - st.kid["offered_sm"]) < mech.offered_help_months
+    return np.where(helped, _F32(1.0 - mech.offered_help_effect), _F32(1.0))
+
+
 def _care_entries(st: State, m: int, rng: np.random.Generator, mech: Mechanism, p_crisis: np.ndarray,
                   rec: Recorder | None, survival: np.ndarray | None, now: _Now) -> None:
     k = st.kid
@@ -134,9 +145,14 @@ def _care_entries(st: State, m: int, rng: np.random.Generator, mech: Mechanism, 
     h *= np.exp(_age_table(mech))[yrs]
     h *= np.exp(_flag_table(mech))[code]
     np.minimum(h, _F32(mech.entry_cap), out=h)
+    helped = _offered_help(st, m, mech)
+    if helped is not None:
+        h *= helped
     if survival is not None:
         # a crisis changes nothing but who enters care, so a replicate integrates it out as well
         q = np.where(yrs < 5, _F32(mech.crisis_entry_young), _F32(mech.crisis_entry_old))
+        if helped is not None:
+            q = q * helped
         survival *= (1 - h * here) * (1 - q * p_crisis[k["fam"]] * here)
         return
     crisis = rng.random(st.n_fam, dtype=_F32) < p_crisis
@@ -146,7 +162,7 @@ def _care_entries(st: State, m: int, rng: np.random.Generator, mech: Mechanism, 
     h = h[el]
     q_el = np.zeros(len(el))
     q_el[np.searchsorted(el, hit)] = q
-    q = q_el
+    q = q_el if helped is None else q_el * helped[el]
     by_crisis = rng.random(len(el)) < q
     enter = by_crisis | (rng.random(len(el)) < h)
     rows, by_crisis = el[enter], by_crisis[enter]
