@@ -72,8 +72,9 @@ def _ranked(cohort: Cohort, score: np.ndarray, combine: str) -> np.ndarray:
     keep = feats["family_id"].isin(eligible_ids).to_numpy()
     if not keep.any():
         return np.zeros(0, dtype=np.int64)
-    rows = pd.DataFrame({"family_id": feats["family_id"].to_numpy()[keep], "child_id": feats["child_id"].to_numpy()[keep],
-                         "hub": feats["hub"].to_numpy()[keep], "score": score[keep]})
+    rows = pd.DataFrame({"family_id": feats["family_id"].to_numpy()[keep],
+                         "child_id": feats["child_id"].to_numpy()[keep], "hub": feats["hub"].to_numpy()[keep],
+                         "score": score[keep]})
     fam = rank_family_table(rows, capacities={}, threshold=None, score="score", combine=combine)
     # rank_family_table orders by hub, then family score (highest first), then family_id
     order = np.array([row_of[f] for f in fam["family_id"]], dtype=np.int64)
