@@ -75,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     for row in body["summary"]:
         if row["policy"] != "none" and row["capacity"] == 1.0:
             print(f"  {row['policy']:<6} effect {row['effect']:.2f}: averted {row['averted']:.1f}, "
-                  f"{row['averted_per_100_offers']:.2f} per 100 offers, {row['offers']:.0f} offers")
+                  f"{row['averted_per_100_offers']:.2f} per 100 offers, {row['offers']:.0f} offers; expected "
+                  f"directly {row['expected_averted']:.1f}")
     return 0
 
 

@@ -28,6 +28,9 @@ ASSUMPTIONS = (
     "a family offered help accepts with probability `uptake`; the offered episode lasts as the council's own early "
     "help does (15% close a month) and is recorded, so the next month's lists see it",
     "averted = entries to care without extra offers (`none`, the same seed's future) minus entries with the policy",
+    "expected, direct = the entries the offered help was expected to prevent month by month along the run (the "
+    "chance of entering without it minus with it, summed before the draws): no noise from diverging futures, but "
+    "blind to later entries of a child whose entry was put off",
 )
 
 
@@ -54,10 +57,12 @@ def _effect_chart(summary: pd.DataFrame, path: Path) -> None:
     for policy, g in rows.groupby("policy", sort=False):
         g = g.sort_values("effect")
         x, y = g["effect"].to_numpy(float), g["averted"].to_numpy(float)
-        ax.plot(x, y, marker="o", label=policy)
+        line = ax.plot(x, y, marker="o", label=f"{policy}: realised")[0]
         lo, hi = g["averted_low"].to_numpy(float), g["averted_high"].to_numpy(float)
         if not np.isnan(lo.astype(float)).all():
-            ax.fill_between(x, lo, hi, alpha=0.15)
+            ax.fill_between(x, lo, hi, alpha=0.15, color=line.get_color())
+        ax.plot(x, g["expected_averted"].to_numpy(float), ls="--", color=line.get_color(),
+                label=f"{policy}: expected, direct")
     ax.axhline(0, color="grey", lw=0.8)
     ax.set_xlabel("effect: relative reduction in the entry hazard of accepted families")
     ax.set_ylabel("entries to care averted over the horizon")
@@ -112,10 +117,12 @@ This is not an evaluation of a real service: see docs/impact.md.</p>
 <img src="capacity_curve.png" alt="entries averted against hub capacity, model and rule">{% endif %}
 <h2>Per policy and effect</h2>
 <table><tr><th>policy</th><th>effect</th><th>capacity</th><th>entries to care</th><th>looked after at the end</th>
-<th>entries averted</th><th>averted per 100 offers</th><th>offers</th><th>offers to families who would never have
+<th>entries averted</th><th>averted per 100 offers</th><th>expected, direct (per 100 offers)</th>
+<th>offers</th><th>offers to families who would never have
 entered care</th></tr>
 {% for r in rows %}<tr><td>{{ r.policy }}</td><td>{{ r.effect }}</td><td>×{{ r.capacity }}</td><td>{{ r.entries }}</td>
-<td>{{ r.looked_after_end }}</td><td>{{ r.averted }}</td><td>{{ r.per100 }}</td><td>{{ r.offers }}</td>
+<td>{{ r.looked_after_end }}</td><td>{{ r.averted }}</td><td>{{ r.per100 }}</td><td>{{ r.expected }}</td>
+<td>{{ r.offers }}</td>
 <td>{{ r.never }}</td></tr>
 {% endfor %}</table>
 <h2>Entries averted by hub, age at entry and previously known (capacity ×1)</h2>
@@ -167,6 +174,8 @@ def write_impact(study: Study, out: str | Path, config: Config) -> dict[str, Any
              "looked_after_end": _count(r.looked_after_end, r.looked_after_end_low, r.looked_after_end_high),
              "averted": _fmt(r.averted, r.averted_low, r.averted_high),
              "per100": _fmt(r.averted_per_100_offers, r.averted_per_100_offers_low, r.averted_per_100_offers_high, 2),
+             "expected": f"{_fmt(r.expected_averted, r.expected_averted_low, r.expected_averted_high)} "
+                         f"({_fmt(r.expected_averted_per_100_offers, None, None, 2)})",
              "offers": _count(r.offers, None, None, 0),
              "never": _fmt(None if pd.isna(r.share_offers_never_entered) else 100 * r.share_offers_never_entered,
                            None, None, 0) + ("%" if pd.notna(r.share_offers_never_entered) else "")}
@@ -177,7 +186,7 @@ def write_impact(study: Study, out: str | Path, config: Config) -> dict[str, Any
         rows.insert(0, {"policy": "none", "effect": "–", "capacity": "1",
                         "entries": _count(r.entries, r.entries_low, r.entries_high),
                         "looked_after_end": _count(r.looked_after_end, r.looked_after_end_low, r.looked_after_end_high),
-                        "averted": "0", "per100": "–", "offers": "0", "never": "–"})
+                        "averted": "0", "per100": "–", "expected": "–", "offers": "0", "never": "–"})
     cell_rows = []
     if not cells_summary.empty:
         for r in cells_summary[cells_summary["capacity"] == 1.0].itertuples():

@@ -64,6 +64,8 @@ class RunOutcome:
     entry_under5: np.ndarray
     entry_known: np.ndarray  # a social care record of the child before the entry (offered help not counted)
     looked_after_end: int
+    # entries the offered help was expected to prevent, month by month along the run's path (before the draws)
+    expected_averted: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -171,7 +173,8 @@ def forward(snapshot: CouncilRun, spec: RunSpec, *, months: int, uptake: float, 
     return RunOutcome(spec=spec, offer_month=cat["month"].astype(np.int64), offer_family=cat["family"].astype(np.int64),
                       offer_hub=cat["hub"].astype(np.int64), offer_accepted=cat["accepted"].astype(bool),
                       offer_children=cat["children"].astype(np.int64), **entries,
-                      looked_after_end=int(run.st.kid["incare"].sum()), timings=timings)
+                      looked_after_end=int(run.st.kid["incare"].sum()),
+                      expected_averted=run.st.offered_averted - snapshot.st.offered_averted, timings=timings)
 
 
 def _entries(run: CouncilRun, n0: int, offered: np.ndarray) -> dict[str, np.ndarray]:

@@ -20,9 +20,10 @@ from impact._run import RunOutcome
 SMALL_CELL = 10
 RUN_COLUMNS = ("seed", "policy", "effect", "capacity", "entries", "entries_under5", "entries_5plus",
                "entries_known", "entries_not_known", "looked_after_end", "offers", "offers_accepted",
-               "children_offered", "offers_never_entered")
+               "children_offered", "offers_never_entered", "expected_averted")
 SUMMARY_METRICS = ("entries", "looked_after_end", "averted", "looked_after_averted", "averted_per_100_offers",
-                   "offers", "offers_accepted", "share_offers_never_entered")
+                   "expected_averted", "expected_averted_per_100_offers", "offers", "offers_accepted",
+                   "share_offers_never_entered")
 
 
 def interval(values: np.ndarray) -> tuple[float, float | None, float | None]:
@@ -60,7 +61,8 @@ def run_table(outcomes: list[RunOutcome], hubs: tuple[str, ...]) -> tuple[pd.Dat
                      "entries_not_known": int((~o.entry_known).sum()), "looked_after_end": o.looked_after_end,
                      "offers": len(o.offer_month), "offers_accepted": int(o.offer_accepted.sum()),
                      "children_offered": int(o.offer_children.sum()),
-                     "offers_never_entered": _never_entered(o, none[s.seed]) if s.seed in none else None})
+                     "offers_never_entered": _never_entered(o, none[s.seed]) if s.seed in none else None,
+                     "expected_averted": o.expected_averted})
         groups = {
             "hub": np.asarray(hubs, dtype=object)[o.entry_hub] if len(o.entry_hub) else np.zeros(0, object),
             "age_at_entry": np.where(o.entry_under5, "under 5", "5 and over"),
@@ -89,6 +91,9 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
             "averted": averted,
             "looked_after_averted": (base["looked_after_end"] - g["looked_after_end"]).to_numpy(float),
             "averted_per_100_offers": np.where(offers > 0, 100 * averted / np.maximum(offers, 1), np.nan),
+            "expected_averted": g["expected_averted"].to_numpy(float),
+            "expected_averted_per_100_offers": np.where(
+                offers > 0, 100 * g["expected_averted"].to_numpy(float) / np.maximum(offers, 1), np.nan),
             "offers": offers,
             "offers_accepted": g["offers_accepted"].to_numpy(float),
             "share_offers_never_entered": np.where(

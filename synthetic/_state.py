@@ -60,6 +60,8 @@ class State:
     # children whose early help closed this month with a step-up to social care, and the day (step-internal)
     step_up: tuple[np.ndarray, np.ndarray] = field(
         default_factory=lambda: (np.zeros(0, np.int64), np.zeros(0, np.int32)))
+    # entries to care that offered early help was expected to prevent so far (synthetic/_offers.py)
+    offered_averted: float = 0.0
 
     @property
     def n_fam(self) -> int:

@@ -131,6 +131,22 @@ def _offered_help(st: State, m: int, mech: Mechanism) -> np.ndarray | None:
     return np.where(helped, _F32(1.0 - mech.offered_help_effect), _F32(1.0))
 
 
+def _expected_averted(st: State, h: np.ndarray, helped: np.ndarray, p_crisis: np.ndarray, mech: Mechanism,
+                      now: _Now) -> None:
+    """Add to `st.offered_averted` the entries to care the offered help is expected to prevent this month: the
+    chance of entering without it minus the chance with it, summed over the children it covers (before any draw,
+    so the sum has none of the draws' noise)."""
+    rows = np.flatnonzero(now.here & (helped < 1))
+    if not len(rows):
+        return
+    q = np.where(now.yrs[rows] < 5, mech.crisis_entry_young, mech.crisis_entry_old) * p_crisis[st.kid["fam"][rows]]
+    f = helped[rows].astype(np.float64)
+    h0 = h[rows].astype(np.float64)
+    without = 1 - (1 - h0) * (1 - q)
+    with_help = 1 - (1 - h0 * f) * (1 - q * f)
+    st.offered_averted += float((without - with_help).sum())
+
+
 def _care_entries(st: State, m: int, rng: np.random.Generator, mech: Mechanism, p_crisis: np.ndarray,
                   rec: Recorder | None, survival: np.ndarray | None, now: _Now) -> None:
     k = st.kid
@@ -147,6 +163,8 @@ def _care_entries(st: State, m: int, rng: np.random.Generator, mech: Mechanism, 
     np.minimum(h, _F32(mech.entry_cap), out=h)
     helped = _offered_help(st, m, mech)
     if helped is not None:
+        if survival is None:
+            _expected_averted(st, h, helped, p_crisis, mech, now)
         h *= helped
     if survival is not None:
         # a crisis changes nothing but who enters care, so a replicate integrates it out as well

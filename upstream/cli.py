@@ -443,7 +443,8 @@ def impact(
         interval = f" ({lo:.1f} to {hi:.1f})" if lo is not None else ""
         per100 = row["averted_per_100_offers"]
         typer.echo(f"{row['policy']:<6} effect {row['effect']:.2f}: {row['averted']:.1f}{interval} entries to care "
-                   f"averted over {months} months, {per100:.2f} per 100 offers ({row['offers']:.0f} offers)")
+                   f"averted over {months} months, {per100:.2f} per 100 offers ({row['offers']:.0f} offers); "
+                   f"expected to be prevented directly {row['expected_averted']:.1f}")
     typer.echo(f"written to {out}")
 
 

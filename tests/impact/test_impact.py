@@ -56,8 +56,16 @@ def test_effect_zero_gives_every_policy_the_same_outcomes(study):
             np.testing.assert_array_equal(o.entry_child, none.entry_child)
             np.testing.assert_array_equal(o.entry_month, none.entry_month)
             assert o.looked_after_end == none.looked_after_end
+            assert o.expected_averted == 0.0
     # different seeds are different futures
     assert not np.array_equal(_by(study, "none", 0.0, 0).entry_child, _by(study, "none", 0.0, 1).entry_child)
+
+
+def test_a_positive_effect_is_expected_to_prevent_entries_among_the_helped(study):
+    for policy in ("model", "rule", "random"):
+        assert _by(study, policy, 0.5).expected_averted > 0
+    # lists rank risk: the model's offers reach children more likely to enter care than random offers do
+    assert _by(study, "model", 0.5).expected_averted > _by(study, "random", 0.5).expected_averted
 
 
 def test_offers_never_exceed_any_hub_capacity(study, setup):
