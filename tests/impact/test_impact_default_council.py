@@ -1,5 +1,9 @@
 """upstream impact on the default council (slow): with a positive effect, offers from the model's lists avert at
-least as many entries to care as the same number of offers to random families."""
+least as many entries to care as the same number of offers to random families.
+
+Averted here is what the offered help prevents along each run (the chance of entering without it minus with it,
+summed before the draws): the realised paired difference over 12 months carries the noise of futures that
+diverge after the first averted entry (docs/impact.md), far larger than the difference between two policies."""
 
 from __future__ import annotations
 
@@ -34,5 +38,7 @@ def test_the_model_averts_at_least_as_many_entries_as_random_offers():
     runs, _ = run_table(study.outcomes, config.council.hub_names)
     summary = summarise(runs).set_index("policy")
     assert summary.loc["model", "offers"] == pytest.approx(summary.loc["random", "offers"], rel=0.05)
-    assert summary.loc["model", "averted"] >= summary.loc["random", "averted"]
-    assert summary.loc["model", "averted"] > 0
+    for seed in range(settings.seeds):
+        per_seed = runs[runs["seed"] == seed].set_index("policy")
+        assert per_seed.loc["model", "expected_averted"] >= per_seed.loc["random", "expected_averted"] > 0
+    assert summary.loc["model", "expected_averted_low"] > summary.loc["random", "expected_averted_high"]
