@@ -111,8 +111,9 @@ def prepare(config: Config, model: RiskModel | None, *, start: str | None = None
     if start is not None:
         m = parse_month(start, "--start")
         if m < run.m1:
-            raise UpstreamError(f"--start {start}: the model was trained on the council's records up to "
-                                f"{month_end(run.m1):%Y-%m}; starting earlier would judge it on months it has seen")
+            raise UpstreamError(f"--start {start}: the study starts where the records the model is trained on end "
+                                f"({month_end(run.m1):%Y-%m}, config simulation.end) or later; starting earlier would "
+                                "judge the model on months it has seen")
         run.advance(m)
     return run, fingerprint
 
