@@ -87,9 +87,14 @@ def _capacity_chart(summary: pd.DataFrame, path: Path) -> bool:
     for policy, g in rows.groupby("policy", sort=False):
         g = g.sort_values("capacity")
         x = g["capacity"].to_numpy(float)
-        ax.errorbar(x, g["averted"].to_numpy(float), marker="o", capsize=3, label=policy,
-                    yerr=None if g["averted_low"].isna().all() else np.abs(
-                        np.vstack([g["averted"] - g["averted_low"], g["averted_high"] - g["averted"]]).astype(float)))
+        color = None
+        for measure, style, label in (("averted", "-", "realised"), ("expected_averted", "--", "expected, direct")):
+            low, high = g[f"{measure}_low"], g[f"{measure}_high"]
+            yerr = None if low.isna().all() else np.abs(
+                np.vstack([g[measure] - low, high - g[measure]]).astype(float))
+            bars = ax.errorbar(x, g[measure].to_numpy(float), yerr=yerr, marker="o", capsize=3, ls=style,
+                               color=color, label=f"{policy}: {label}")
+            color = bars.lines[0].get_color()
     ax.axhline(0, color="grey", lw=0.8)
     ax.set_xlabel("hub capacity (times the configured families a month)")
     ax.set_ylabel("entries to care averted over the horizon")
