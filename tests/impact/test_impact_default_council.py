@@ -41,4 +41,3 @@ def test_the_model_averts_at_least_as_many_entries_as_random_offers():
     for seed in range(settings.seeds):
         per_seed = runs[runs["seed"] == seed].set_index("policy")
         assert per_seed.loc["model", "expected_averted"] >= per_seed.loc["random", "expected_averted"] > 0
-    assert summary.loc["model", "expected_averted_low"] > summary.loc["random", "expected_averted_high"]
