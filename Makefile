@@ -70,6 +70,10 @@ demo: $(STAMP)
 	  --config configs/region.yaml --workers 2
 	@cd $(DEMO)/region_scores && for f in */lists/*.csv; do cmp "$$f" "../region_scores_dask/$$f" || exit 1; done && \
 	  echo "demo: the region's lists per council scored on Dask are identical too"
+	@# What acting on the lists would change (docs/impact.md): a short counterfactual simulation (6 months, one
+	@# seed, no effect and the most optimistic published effect); the champion, or the challenger when refused.
+	$(BIN)/upstream impact --months 6 --seeds 1 --effect 0 --effect 0.32 --policy model --policy random \
+	  --policy none --capacity 1 --out $(DEMO)/impact
 	@# Last: a demo hub lead for the web service (a new user each run; the token is printed once).
 	@token=$$($(BIN)/upstream users add "demo-hub-lead-$$(date +%Y%m%d%H%M%S)" --role hub_lead --hub Northfield | tail -1) && \
 	  echo && echo "Start the service:  $(BIN)/upstream serve   (http://127.0.0.1:8000/; API docs at /docs with security.api_docs: true)" && \

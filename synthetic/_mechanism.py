@@ -78,6 +78,11 @@ class Mechanism:
     entry_previous_care: float = 0.9
     entry_early_help: float = -0.35        # for 24 months after early help starts: it modestly helps
     entry_cap: float = 0.5
+    # Early help offered from outside the mechanism (a policy acting on risk lists, synthetic/_offers.py): the
+    # relative reduction in a child's monthly chance of entering care for `offered_help_months` after the offered
+    # episode starts (0: none; the default simulation never offers, so it is unaffected).
+    offered_help_effect: float = 0.0
+    offered_help_months: int = 24
     care_exit_rate: float = 0.0235
     care_exit_infant: float = 0.036        # adoption for those who came in as infants
     # category of need weights: N1..N8 base, plus drivers

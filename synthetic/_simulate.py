@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
+from dataclasses import dataclass
 from multiprocessing import get_context
 
 import numpy as np
@@ -80,41 +82,92 @@ def simulate(config: Config, *, children: int | None = None, seed: int | None = 
     SimulatedCouncil
         `.children` and `.events` (contract tables) and `.truth`.
     """
-    sim = config.simulation
-    target = sim.children if children is None else int(children)
-    if target <= 0:
-        raise UpstreamError(f"--children must be positive, got {target}")
-    seed = sim.seed if seed is None else int(seed)
-    m0 = parse_month(start if start is not None else sim.start, "start")
-    m1 = parse_month(end if end is not None else sim.end, "end")
-    if m1 < m0:
-        raise UpstreamError(f"end ({end or sim.end}) is before start ({start or sim.start})")
+    run = CouncilRun.start(config, children=children, seed=seed, start=start, end=end, mechanism=mechanism)
     horizon = config.outcome.horizon_months
-    hubs = config.council.hub_names
-    mech = mechanism or Mechanism()
-    if sim.visibility_bias is not None:
-        mech = with_visibility_bias(mech, sim.visibility_bias.group, sim.visibility_bias.factor)
-    rng = np.random.default_rng(seed)
-    mb = m0 - 12 * BURN_IN_YEARS
-    st = initial_population(target, mb, rng, mech, len(hubs))
-    rec = Recorder(config.data_sharing.linkage, seed)
-    want = set(truth_months(m0, m1, horizon, sim.truth_dates)) if truth else set()
+    want = set(truth_months(run.m0, run.m1, horizon, config.simulation.truth_dates)) if truth else set()
     workers = min(2, os.cpu_count() or 1) if workers is None else workers
     with ExitStack() as stack:
         executor = None
         if want and workers > 1:
             executor = stack.enter_context(ProcessPoolExecutor(workers, mp_context=get_context("fork")))
-        oracle = Oracle(mech, seed, sim.replicates, horizon, executor)
-        for m in tqdm(range(mb, m1 + 1), disable=not progress, desc="simulating", unit="month"):
-            rec.points = m >= m0
-            step(st, m, rng, mech, rec=rec)
-            arrivals(st, m, rng, mech, target, len(hubs), rec)
-            if m in want:
-                oracle.submit(st, m)
-            if (m - mb) % 12 == 11:
-                st.shed()
+        oracle = Oracle(run.mech, run.seed, config.simulation.replicates, horizon, executor)
+        run.advance(run.m1, progress=progress, each=lambda m: oracle.submit(run.st, m) if m in want else None)
         parts = oracle.results(progress=progress)
-    return _tables(st, rec, parts, hubs, m0, m1, horizon, seed, dict(config.data_sharing.linkage))
+    return run.tables(parts)
+
+
+@dataclass
+class CouncilRun:
+    """A simulated council in progress: its state, records and random stream at the end of month `m`.
+
+    `simulate` runs one from the burn-in to the end. A study that acts on the council (upstream impact) starts
+    one, advances it to a month, copies it (`copy.deepcopy`: state, records and stream together) and advances
+    each copy on: every copy then draws exactly what the original would have drawn, month by month.
+    """
+
+    config: Config
+    st: State
+    rec: Recorder
+    rng: np.random.Generator
+    mech: Mechanism
+    target: int
+    seed: int
+    mb: int  # first burn-in month (unrecorded)
+    m0: int  # first recorded month
+    m1: int  # the configured last month
+    m: int  # the last month simulated so far
+
+    @classmethod
+    def start(cls, config: Config, *, children: int | None = None, seed: int | None = None,
+              start: str | pd.Timestamp | None = None, end: str | pd.Timestamp | None = None,
+              mechanism: Mechanism | None = None) -> CouncilRun:
+        """The council before its burn-in (arguments as for `simulate`)."""
+        sim = config.simulation
+        target = sim.children if children is None else int(children)
+        if target <= 0:
+            raise UpstreamError(f"--children must be positive, got {target}")
+        seed = sim.seed if seed is None else int(seed)
+        m0 = parse_month(start if start is not None else sim.start, "start")
+        m1 = parse_month(end if end is not None else sim.end, "end")
+        if m1 < m0:
+            raise UpstreamError(f"end ({end or sim.end}) is before start ({start or sim.start})")
+        mech = mechanism or Mechanism()
+        if sim.visibility_bias is not None:
+            mech = with_visibility_bias(mech, sim.visibility_bias.group, sim.visibility_bias.factor)
+        rng = np.random.default_rng(seed)
+        mb = m0 - 12 * BURN_IN_YEARS
+        st = initial_population(target, mb, rng, mech, len(config.council.hub_names))
+        rec = Recorder(config.data_sharing.linkage, seed)
+        return cls(config=config, st=st, rec=rec, rng=rng, mech=mech, target=target, seed=seed, mb=mb, m0=m0,
+                   m1=m1, m=mb - 1)
+
+    def advance(self, to: int, *, progress: bool = False, each: Callable[[int], None] | None = None) -> None:
+        """Simulate the months after `m` up to and including `to` (`each(month)` after each one)."""
+        n_hubs = len(self.config.council.hub_names)
+        for m in tqdm(range(self.m + 1, to + 1), disable=not progress, desc="simulating", unit="month"):
+            self.rec.points = m >= self.m0
+            step(self.st, m, self.rng, self.mech, rec=self.rec)
+            arrivals(self.st, m, self.rng, self.mech, self.target, n_hubs, self.rec)
+            self.m = m
+            if each is not None:
+                each(m)
+            if (m - self.mb) % 12 == 11:
+                self.st.shed()
+
+    def tables(self, parts: list | None = None) -> SimulatedCouncil:
+        """The contract tables (and the oracle's `parts` as truth) as the records stand at the end of month `m`.
+
+        The state is not changed: a run can be read every month and go on exactly as it would have."""
+        return _tables(self.st, self.rec, parts or [], self.config.council.hub_names, self.m0, self.m,
+                       self.config.outcome.horizon_months, self.seed, dict(self.config.data_sharing.linkage))
+
+    def child_ids(self) -> np.ndarray:
+        """The pseudonymous child_id of every child row of the state (as in `tables`)."""
+        return _ids("C", self.st.kid["uid"], self.st.next_kid_uid, self.seed)[self.st.kid["uid"]]
+
+    def family_ids(self) -> np.ndarray:
+        """The pseudonymous family_id of every family row of the state (as in `tables`)."""
+        return _ids("F", self.st.fam["uid"], self.st.next_fam_uid, self.seed)[self.st.fam["uid"]]
 
 
 def _ids(prefix: str, uids: np.ndarray, size: int, seed: int) -> np.ndarray:
@@ -136,8 +189,10 @@ def _ids(prefix: str, uids: np.ndarray, size: int, seed: int) -> np.ndarray:
 def _tables(st: State, rec: Recorder, parts: list, hubs: tuple[str, ...], m0: int, m1: int, horizon: int,
             seed: int, linkage: dict[str, float]) -> SimulatedCouncil:
     start_day = int(first_day(m0))
-    st.shed()
-    arch = {c: np.concatenate([a[c] for a in st.archive]) for c in ARCHIVE_FIELDS}
+    # children who have left are in the archive or still in the state (until its next shed): both are read, the
+    # state is not changed
+    arch = {c: np.concatenate([a[c] for a in st.archive]) if st.archive else np.zeros(0, np.int64)
+            for c in ARCHIVE_FIELDS}
     k = st.kid
     fi = k["fam"]
     now = {"uid": k["uid"], "fam_uid": st.fam["uid"][fi], "hub": st.fam["hub"][fi],

@@ -29,6 +29,9 @@ CHILD_FIELDS: dict[str, type] = {
     "cin": np.bool_, "cin_ev": np.int64, "cin_sd": np.int32, "cin_sm": np.int32, "cin_em": np.int32,
     "cp": np.bool_, "cp_ev": np.int64, "cp_sd": np.int32, "cp_sm": np.int32, "cp_em": np.int32,
     "la_ev": np.int64, "la_sd": np.int32, "la_sm": np.int32,
+    # early help offered from outside the mechanism (synthetic/_offers.py): start month, recorder handle while
+    # open, planned end day. Read only by the offered-help term of the entry hazard, never by the pathway.
+    "offered_sm": np.int32, "offered_ev": np.int64, "offered_end": np.int32,
 }
 CHILD_DEFAULTS: dict[str, int] = {
     "left": NO, "quiet": NEVER, "last_ref": NEVER, "eh_last": NEVER,
@@ -36,6 +39,7 @@ CHILD_DEFAULTS: dict[str, int] = {
     "cin_ev": NO, "cin_sd": NO, "cin_sm": NEVER, "cin_em": NEVER,
     "cp_ev": NO, "cp_sd": NO, "cp_sm": NEVER, "cp_em": NEVER,
     "la_ev": NO, "la_sd": NO, "la_sm": NEVER,
+    "offered_sm": NEVER, "offered_ev": NO, "offered_end": NO,
 }
 # What the children table needs of a child who has gone (kept when the state sheds them).
 ARCHIVE_FIELDS = ("uid", "fam_uid", "hub", "decile", "dob", "sex", "eth", "disrec", "arr", "left")
@@ -56,6 +60,8 @@ class State:
     # children whose early help closed this month with a step-up to social care, and the day (step-internal)
     step_up: tuple[np.ndarray, np.ndarray] = field(
         default_factory=lambda: (np.zeros(0, np.int64), np.zeros(0, np.int32)))
+    # entries to care that offered early help was expected to prevent so far (synthetic/_offers.py)
+    offered_averted: float = 0.0
 
     @property
     def n_fam(self) -> int:

@@ -120,6 +120,33 @@ def _flag_table(mech: Mechanism) -> np.ndarray:
     return sum(((code >> i) & 1) * t for i, t in enumerate(terms)).astype(_F32)
 
 
+def _offered_help(st: State, m: int, mech: Mechanism) -> np.ndarray | None:
+    """Per child, the factor offered early help puts on the monthly chance of entering care (None: no effect).
+
+    A factor on the probabilities the per-child uniforms are compared against, never a change in who is drawn
+    for: with effect 0 (None) every draw of the month is exactly what it would have been without the offers."""
+    if not mech.offered_help_effect:
+        return None
+    helped = (m - st.kid["offered_sm"]) < mech.offered_help_months
+    return np.where(helped, _F32(1.0 - mech.offered_help_effect), _F32(1.0))
+
+
+def _expected_averted(st: State, h: np.ndarray, helped: np.ndarray, p_crisis: np.ndarray, mech: Mechanism,
+                      now: _Now) -> None:
+    """Add to `st.offered_averted` the entries to care the offered help is expected to prevent this month: the
+    chance of entering without it minus the chance with it, summed over the children it covers (before any draw,
+    so the sum has none of the draws' noise)."""
+    rows = np.flatnonzero(now.here & (helped < 1))
+    if not len(rows):
+        return
+    q = np.where(now.yrs[rows] < 5, mech.crisis_entry_young, mech.crisis_entry_old) * p_crisis[st.kid["fam"][rows]]
+    f = helped[rows].astype(np.float64)
+    h0 = h[rows].astype(np.float64)
+    without = 1 - (1 - h0) * (1 - q)
+    with_help = 1 - (1 - h0 * f) * (1 - q * f)
+    st.offered_averted += float((without - with_help).sum())
+
+
 def _care_entries(st: State, m: int, rng: np.random.Generator, mech: Mechanism, p_crisis: np.ndarray,
                   rec: Recorder | None, survival: np.ndarray | None, now: _Now) -> None:
     k = st.kid
@@ -134,9 +161,16 @@ def _care_entries(st: State, m: int, rng: np.random.Generator, mech: Mechanism, 
     h *= np.exp(_age_table(mech))[yrs]
     h *= np.exp(_flag_table(mech))[code]
     np.minimum(h, _F32(mech.entry_cap), out=h)
+    helped = _offered_help(st, m, mech)
+    if helped is not None:
+        if survival is None:
+            _expected_averted(st, h, helped, p_crisis, mech, now)
+        h *= helped
     if survival is not None:
         # a crisis changes nothing but who enters care, so a replicate integrates it out as well
         q = np.where(yrs < 5, _F32(mech.crisis_entry_young), _F32(mech.crisis_entry_old))
+        if helped is not None:
+            q = q * helped
         survival *= (1 - h * here) * (1 - q * p_crisis[k["fam"]] * here)
         return
     crisis = rng.random(st.n_fam, dtype=_F32) < p_crisis
@@ -146,7 +180,7 @@ def _care_entries(st: State, m: int, rng: np.random.Generator, mech: Mechanism, 
     h = h[el]
     q_el = np.zeros(len(el))
     q_el[np.searchsorted(el, hit)] = q
-    q = q_el
+    q = q_el if helped is None else q_el * helped[el]
     by_crisis = rng.random(len(el)) < q
     enter = by_crisis | (rng.random(len(el)) < h)
     rows, by_crisis = el[enter], by_crisis[enter]

@@ -449,6 +449,69 @@ def features_cmd(
 
 
 @app.command()
+def impact(
+    out: Annotated[Path, typer.Option("--out", help="Directory for impact.json, impact.csv, impact.html and charts "
+                                                    "(replaced atomically).")],
+    policy: Annotated[list[str] | None, typer.Option(
+        "--policy", help="model, rule, random or none (repeat; default all four). `none` is always run: it is "
+                         "what the others are compared with.")] = None,
+    effect: Annotated[list[float] | None, typer.Option(
+        "--effect", help="Relative reduction in the monthly care-entry hazard of accepted families, 0..1 (repeat; "
+                         "default 0, 0.15, 0.32: docs/impact.md gives the sources).")] = None,
+    uptake: Annotated[float, typer.Option(help="Chance a family offered early help accepts it.")] = 0.6,
+    months: Annotated[int, typer.Option(help="Months simulated forward from the start.")] = 36,
+    seeds: Annotated[int, typer.Option(help="Futures simulated per policy and effect (intervals over them).")] = 3,
+    capacity: Annotated[list[float] | None, typer.Option(
+        "--capacity", help="Hub-capacity multipliers for the capacity curve, model and rule at the largest effect "
+                           "(repeat; default 0.5, 1, 2; give 1 alone to skip the curve).")] = None,
+    start: Annotated[str | None, typer.Option(
+        help="YYYY-MM: the month whose end gives the first lists (default and earliest: config simulation.end, "
+             "the end of the records the model was trained on).")] = None,
+    alias: Annotated[str | None, typer.Option(
+        "--alias", help="Registered model alias or version for the model policy. Default: champion, or the "
+                        "challenger (said so) when no version is champion yet.")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """What acting on the lists would change: a counterfactual simulation on the simulated council (docs/impact.md)."""
+    from impact import DEFAULT_CAPACITY_CURVE, POLICIES, ImpactSettings, run_study
+    from impact._report import write_impact
+    from impact._study import effects_of
+
+    cfg = _config(config)
+    policies = tuple(dict.fromkeys(policy)) if policy else POLICIES
+    settings = ImpactSettings(policies=policies, effects=effects_of(effect), uptake=uptake, months=months,
+                              seeds=seeds, curve=tuple(dict.fromkeys(capacity)) if capacity else DEFAULT_CAPACITY_CURVE
+                              ).check()
+    model = None
+    if "model" in policies:
+        model = _impact_model(cfg, alias)
+    study = run_study(cfg, model, settings, start=start, log=lambda msg: typer.echo(msg, err=True))
+    body = write_impact(study, out, cfg)
+    for row in body["summary"]:
+        if row["policy"] == "none" or row["capacity"] != 1.0:
+            continue
+        lo, hi = row["averted_low"], row["averted_high"]
+        interval = f" ({lo:.1f} to {hi:.1f})" if lo is not None else ""
+        per100 = row["averted_per_100_offers"]
+        typer.echo(f"{row['policy']:<6} effect {row['effect']:.2f}: {row['averted']:.1f}{interval} entries to care "
+                   f"averted over {months} months, {per100:.2f} per 100 offers ({row['offers']:.0f} offers); "
+                   f"expected to be prevented directly {row['expected_averted']:.1f}")
+    typer.echo(f"written to {out}")
+
+
+def _impact_model(cfg: Config, alias: str | None):  # -> RiskModel
+    from serving.scoring import load_model
+
+    if alias is not None:
+        return load_model(cfg, alias=alias)
+    try:
+        return load_model(cfg, alias="champion")
+    except UpstreamError as exc:
+        typer.echo(f"impact: no usable champion ({exc}); using the challenger", err=True)
+        return load_model(cfg, alias="challenger")
+
+
+@app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to listen on (default: serving.host).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default: serving.port).")] = None,
