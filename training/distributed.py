@@ -53,6 +53,7 @@ from training.fit import (
     family_share,
     fit_calibrator,
     input_columns,
+    split_labelled,
     train_metrics,
 )
 from training.lgbm import (
@@ -65,7 +66,6 @@ from training.lgbm import (
     screen_settings,
 )
 from training.model import RiskModel
-from training.splits import labelled_dates, temporal_split
 
 LOGISTIC_MAX_ROWS = 300_000
 TEST_FEATURE_ROWS = 50_000
@@ -287,7 +287,6 @@ def fit_evaluate_dask(table: Any, config: Config, *, client: Any, truth: pd.Data
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     mc = config.model
-    horizon = config.outcome.horizon_months
     feature_names = input_columns(list(features.feature_columns(config)), config)
     check_columns(table._meta, feature_names)
     inputs = set(feature_names) - set(AUDIT_COLUMNS)
@@ -296,12 +295,7 @@ def fit_evaluate_dask(table: Any, config: Config, *, client: Any, truth: pd.Data
     with dask.config.set({"dataframe.convert-string": False}):
         cluster = _Cluster(table, client)
         found = pd.concat(cluster.gather(_labelled_dates), ignore_index=True)
-        if found.empty:
-            raise UpstreamError("no labelled rows: every label window runs past the extract date")
-        found["as_of"] = pd.to_datetime(found["as_of"])
-        split = temporal_split(labelled_dates(found, horizon_months=horizon, extract_date=extract_date),
-                               horizon_months=horizon, validation_dates=mc.validation_dates,
-                               test_dates=mc.test_dates, train_dates=mc.train_dates)
+        split = split_labelled(found, config, extract_date)
         say(f"split: {split.describe()}")
         counts = {name: np.sum(cluster.gather(_count, dates=dates), axis=0)
                   for name, dates in (("train", split.train), ("validation", split.validation), ("test", split.test))}

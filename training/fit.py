@@ -111,6 +111,17 @@ class TrainingResult:
         return max(BASELINES, key=lambda b: test[b]["overall"]["pr_auc"] if b in test else -1.0)
 
 
+def split_labelled(labelled: pd.DataFrame, config: Config, extract_date: pd.Timestamp | None) -> TemporalSplit:
+    """The temporal split of the labelled rows' as-of dates (`as_of` made datetime in place); none is an error."""
+    if labelled.empty:
+        raise UpstreamError("no labelled rows: every label window runs past the extract date")
+    labelled["as_of"] = pd.to_datetime(labelled["as_of"])
+    mc, horizon = config.model, config.outcome.horizon_months
+    return temporal_split(labelled_dates(labelled, horizon_months=horizon, extract_date=extract_date),
+                          horizon_months=horizon, validation_dates=mc.validation_dates,
+                          test_dates=mc.test_dates, train_dates=mc.train_dates)
+
+
 def check_columns(table: pd.DataFrame, feature_names: list[str]) -> None:
     missing = [c for c in (*KEY_COLUMNS, "label", "hub", *feature_names) if c not in table.columns]
     if missing:
@@ -166,7 +177,6 @@ def fit_evaluate(table: pd.DataFrame, config: Config, *, feature_names: list[str
         feature_names = input_columns(list(features.feature_columns(config)), config)
     check_columns(table, feature_names)
     mc = config.model
-    horizon = config.outcome.horizon_months
 
     # Memory: the feature columns are copied once, straight into one float32 matrix per block (`block_matrix`);
     # the row selection, order and truth join run on the few other columns (docs/scale.md).
@@ -175,12 +185,7 @@ def fit_evaluate(table: pd.DataFrame, config: Config, *, feature_names: list[str
     labelled = table[others].reset_index(drop=True)
     labelled["_row"] = np.arange(len(labelled))
     labelled = labelled.loc[labelled["label"].notna()]
-    if labelled.empty:
-        raise UpstreamError("no labelled rows: every label window runs past the extract date")
-    labelled["as_of"] = pd.to_datetime(labelled["as_of"])
-    split = temporal_split(labelled_dates(labelled, horizon_months=horizon, extract_date=extract_date),
-                           horizon_months=horizon, validation_dates=mc.validation_dates,
-                           test_dates=mc.test_dates, train_dates=mc.train_dates)
+    split = split_labelled(labelled, config, extract_date)
     labelled["block"] = split.block_of(labelled["as_of"]).to_numpy()
     # the deployment refit uses every labelled date from the first train date to the last test date
     refit_rows = labelled.loc[(labelled["as_of"] >= split.train[0]) & (labelled["as_of"] <= split.test[-1])]
