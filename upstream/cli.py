@@ -496,6 +496,10 @@ def impact(
         typer.echo(f"{row['policy']:<6} effect {row['effect']:.2f}: {row['averted']:.1f}{interval} entries to care "
                    f"averted over {months} months, {per100:.2f} per 100 offers ({row['offers']:.0f} offers); "
                    f"expected to be prevented directly {row['expected_averted']:.1f}")
+    if seeds < 2:
+        # one future per policy: the realised difference has no interval and is dominated by diverging futures
+        typer.echo("one seed: the realised differences above are one draw (no interval; they can be negative by "
+                   "chance); the direct measure is the steadier one; use --seeds 3 or more (docs/impact.md)")
     typer.echo(f"written to {out}")
 
 
