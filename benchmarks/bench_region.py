@@ -221,9 +221,10 @@ def run_dask(data: Path, config_path: Path | None, workers: int, memory_limit: s
         del table
         with worker_peaks(client) as w, process_peak() as c:
             t3 = time.perf_counter()
-            scored = DaskScorer(client)(result.served_model(), extract, month_end_on_or_before(last), config,
-                                        previous=None, explain_all=False, data_fingerprint=extract.fingerprint(),
-                                        extract_date=last)
+            scorer = DaskScorer(client)  # the CohortScorer `upstream score --workers` uses: build, then score
+            cohort = scorer.build(extract, month_end_on_or_before(last), config, extract_date=last)
+            scored = scorer.score(result.served_model(), cohort, config, data_fingerprint=extract.fingerprint(),
+                                  extract_date=last)
         line("scoring", time.perf_counter() - t3, w, c,
              f"; {len(scored.scores):,} children, {int(scored.families['listed'].sum())} families listed")
         print(f"Dask total: {time.perf_counter() - total:.0f}s (features, training, scoring)", flush=True)
