@@ -12,10 +12,11 @@ default config's hubs and carry no `council` column (this benchmark predates `si
 adds per-council own models, about one more training, on top).
 
 Dask (a LocalCluster of `--workers` processes x 1 thread, `--memory-limit` each): the training table built on the
-workers and kept there (`features.distributed.feature_frame_dask`), trained with LightGBM's Dask trainer and
-evaluated from predictions made by partition (`training.distributed.fit_evaluate_dask`), then the latest month end
-scored with TreeSHAP by partition (`serving.distributed.DaskScorer`). Per stage: wall time, the peak resident
-memory of each worker (sampled every 0.5 s through `client.run`) and of this (the client) process.
+workers and kept there, cut to what training reads (`training.distributed.training_frame`), trained with
+LightGBM's Dask trainer and evaluated from predictions made by partition (`training.distributed.fit_evaluate_dask`),
+then the latest month end scored with TreeSHAP by partition (`serving.distributed.DaskScorer`). Per stage: wall
+time, the peak resident memory of each worker (sampled every 0.5 s through `client.run`) and of this (the client)
+process.
 
 Single process (unless `--skip-single`), in a child process so that its peak is its own and a failure does not
 end the benchmark: `build_features`, `fit_evaluate` and `score_cohort`, each stage's wall time and peak; the child
@@ -185,10 +186,10 @@ def run_dask(data: Path, config_path: Path | None, workers: int, memory_limit: s
     from distributed import wait
 
     import features
-    from features.distributed import dask_client, feature_frame_dask
+    from features.distributed import dask_client
     from features.timeline import month_end_on_or_before
     from serving.distributed import DaskScorer
-    from training.distributed import fit_evaluate_dask
+    from training.distributed import fit_evaluate_dask, training_frame
     from training.pipeline import training_grid
 
     config = load_config(config_path)
@@ -210,7 +211,9 @@ def run_dask(data: Path, config_path: Path | None, workers: int, memory_limit: s
         total = time.perf_counter()
         with worker_peaks(client) as w, process_peak() as c:
             t1 = time.perf_counter()
-            table = client.persist(feature_frame_dask(extract, dates, config, client=client, extract_date=last))
+            # what `upstream train --workers` keeps: each partition cut on its worker to the rows and columns
+            # training reads (`training_frame`)
+            table = client.persist(training_frame(extract, dates, config, client=client, extract_date=last))
             wait(table)
             rows = len(table)
         line("features", time.perf_counter() - t1, w, c, f"; {rows:,} rows in {table.npartitions} family partitions")

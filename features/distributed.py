@@ -16,7 +16,7 @@ when called.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -29,6 +29,10 @@ from features.build import build_features
 from features.loaders import Extract
 
 DEFAULT_WORKER_MEMORY = "3GiB"
+# At most this many children per partition by default: a partition's build holds its families' events and
+# every as-of date's intermediate columns at once (about 2 GB for a default council's 100,000 children), so a
+# region is cut finer than 4 partitions per thread once that would put more children in one.
+PARTITION_CHILDREN = 50_000
 
 
 def _require_dask() -> None:
@@ -61,10 +65,12 @@ def family_partitions(children: pd.DataFrame, events: pd.DataFrame, n_partitions
 
 
 def _build_piece(piece: tuple[pd.DataFrame, pd.DataFrame], *, dates: list[pd.Timestamp], config: Config,
-                 extract_date: pd.Timestamp) -> pd.DataFrame:
-    """build_features on one partition's families (children, events); runs on a worker."""
+                 extract_date: pd.Timestamp, select: Callable[[pd.DataFrame], pd.DataFrame] | None = None
+                 ) -> pd.DataFrame:
+    """build_features on one partition's families (children, events), then `select`; runs on a worker."""
     children, events = piece
-    return build_features(Extract(children=children, events=events), dates, config, extract_date=extract_date)
+    table = build_features(Extract(children=children, events=events), dates, config, extract_date=extract_date)
+    return table if select is None else select(table)
 
 
 def _meta(extract: Extract, as_of: pd.Timestamp, config: Config, extract_date: pd.Timestamp) -> pd.DataFrame:
@@ -87,7 +93,8 @@ def build_features_dask(extract: Extract, as_of_dates: Sequence[pd.Timestamp], c
     config : the validated config.
     client : a `distributed.Client` (see `dask_client`).
     extract_date : the extract's date; default the whole extract's latest date (never a partition's).
-    n_partitions : family partitions; default 4 per worker thread.
+    n_partitions : family partitions; default 4 per worker thread, more when a partition would pass
+        `PARTITION_CHILDREN` children.
 
     Returns
     -------
@@ -105,13 +112,15 @@ def build_features_dask(extract: Extract, as_of_dates: Sequence[pd.Timestamp], c
 
 def feature_frame_dask(extract: Extract, as_of_dates: Sequence[pd.Timestamp], config: Config, *,
                        client: Any, extract_date: pd.Timestamp | None = None,
-                       n_partitions: int | None = None) -> Any:
+                       n_partitions: int | None = None,
+                       select: Callable[[pd.DataFrame], pd.DataFrame] | None = None) -> Any:
     """The feature table left on the cluster: a `dask.dataframe.DataFrame` with one partition per group of whole
     families (a family's rows never split), each partition built by `build_features` on a worker and kept there.
 
     What training and scoring on Dask read (`training.distributed`, `serving.distributed`); rows within a
     partition are in (`as_of`, `child_id`) order, partitions in no particular order. Parameters as
-    `build_features_dask`.
+    `build_features_dask`, and `select`: applied to each partition as soon as it is built, on its worker (the
+    rows and columns a caller keeps, so the whole partition is never held beside the others).
     """
     _require_dask()
     import dask
@@ -123,10 +132,12 @@ def feature_frame_dask(extract: Extract, as_of_dates: Sequence[pd.Timestamp], co
     extract_date = pd.Timestamp(extract_date).normalize() if extract_date is not None else extract.last_date
     if n_partitions is None:
         threads = sum((client.nthreads() or {1: 1}).values())
-        n_partitions = max(1, 4 * threads)
+        n_partitions = max(1, 4 * threads, -(-len(extract.children) // PARTITION_CHILDREN))
     n_partitions = max(1, min(n_partitions, extract.children["family_id"].nunique()))
     parts = family_partitions(extract.children, extract.events, n_partitions)
     meta = _meta(extract, dates[0], config, extract_date)
+    if select is not None:
+        meta = select(meta)
     child_part = extract.children["family_id"].map(parts).to_numpy()
     event_part = extract.events["family_id"].map(parts).to_numpy()
     if pd.isna(event_part).any():
@@ -137,7 +148,7 @@ def feature_frame_dask(extract: Extract, as_of_dates: Sequence[pd.Timestamp], co
     scattered = client.scatter(pieces)
     del pieces
     built = client.map(_build_piece, scattered, dates=dates, config=config, extract_date=extract_date,
-                       pure=False)
+                       select=select, pure=False)
     # the partitions as one dask DataFrame, backed by the futures (the built pieces stay on their workers)
     with dask.config.set({"dataframe.convert-string": False}):
         return dd.from_delayed(built, meta=meta, verify_meta=False)
