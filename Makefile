@@ -56,9 +56,22 @@ demo: $(STAMP)
 	@# per council) to stay cheap. Training reports each council's figures and whether the pooled model beats that
 	@# council's own model; scoring writes lists per council and hub. The region's model is registered under its
 	@# own name (configs/region.yaml), so the single council's champion is left as it is.
-	$(BIN)/upstream simulate --councils 3 --children 1500 --out $(DEMO)/region --config configs/region.yaml
+	$(BIN)/upstream simulate --councils 3 --children 1500 --out $(DEMO)/region --config configs/region.yaml \
+	  --returns $(DEMO)/region_returns --returns-years 3
 	$(BIN)/upstream validate $(DEMO)/region --extract-date 2017-03-31 --config configs/region.yaml
+	@# How a partnership's extract is made from real records: each council imports its own returns with its own
+	@# key (the region config adds its LA number), then the partnership pools the councils' extracts.
+	@for c in 301 302 303; do \
+	  if [ ! -s $(DEMO)/pseudonym-$$c.key ]; then (umask 077; \
+	    $(BIN)/python -c "import secrets; print(secrets.token_hex(32))" > $(DEMO)/pseudonym-$$c.key); fi; \
+	  $(BIN)/upstream import $(DEMO)/region_returns/$$c/manifest.yaml --out $(DEMO)/region_imported/$$c \
+	    --key-file $(DEMO)/pseudonym-$$c.key --config configs/region.yaml || exit 1; done
+	$(BIN)/upstream pool $(DEMO)/region_imported/301 $(DEMO)/region_imported/302 $(DEMO)/region_imported/303 \
+	  --out $(DEMO)/region_pooled --config configs/region.yaml
 	$(BIN)/upstream train --data $(DEMO)/region --config configs/region.yaml
+	@# The region's fairness audit shows each council as a group and each hub as council/hub.
+	$(BIN)/upstream audit --alias challenger --data $(DEMO)/region --out $(DEMO)/region_audit --config configs/region.yaml \
+	  --replicates 50
 	$(BIN)/upstream score --data $(DEMO)/region --alias challenger --out $(DEMO)/region_scores --config configs/region.yaml
 	@# The same lists on a local Dask cluster of 2 workers (predictions and TreeSHAP by partition, docs/scale.md):
 	@# the same version, the same hub lists to the byte.

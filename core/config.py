@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from core.contract import FEEDS, PARTNER_EVENT_TYPES, SOCIAL_CARE_EVENT_TYPES
 from core.errors import ConfigError, key_path
@@ -57,9 +57,18 @@ class CouncilConfig(_Frozen):
             raise ValueError(f"hub names must be unique; repeated: {', '.join(dupes)}")
         return self
 
+    # One council of a region (`Config.for_council`) keeps the region's numbering of hub names for the `hub_code`
+    # model input, so that its features are the region model's inputs; never read from YAML.
+    _input_hubs: tuple[str, ...] | None = PrivateAttr(default=None)
+
     @property
     def hub_names(self) -> tuple[str, ...]:
         return tuple(h.name for h in self.hubs)
+
+    @property
+    def input_hub_names(self) -> tuple[str, ...]:
+        """The hub names the `hub_code` input numbers: the council's own, or its region's (`Config.for_council`)."""
+        return self._input_hubs if self._input_hubs is not None else self.hub_names
 
     def capacity(self, hub: str) -> int:
         return {h.name: h.capacity for h in self.hubs}[hub]
@@ -364,12 +373,14 @@ class Config(_Frozen):
         return {f"{c.code}/{h.name}": h.capacity for c in self.councils for h in c.hubs}
 
     def for_council(self, code: str) -> Config:
-        """This config as the one council `code` of the region (its hubs and capacities; everything else as is)."""
+        """This config as the one council `code` of the region (its hubs and capacities; everything else as is, and
+        the region's numbering of the `hub_code` input, so features built with it are the region model's)."""
         found = [c for c in self.region if c.code == code]
         if not found:
             raise ConfigError(f"council {code} is not in the config (councils: "
                               f"{', '.join(str(c.code) for c in self.region)})")
         council = CouncilConfig(name=found[0].name, code=code, hubs=found[0].hubs)
+        council._input_hubs = self.council.input_hub_names  # the region's `hub_code` numbering
         return self.model_copy(update={"council": council, "councils": None})
 
     def config_hash(self) -> str:

@@ -321,7 +321,7 @@ def build_features(extract: Extract, as_of_dates: Sequence[pd.Timestamp], config
     history = History(extract.children, extract.events)
     codes, which = history.cohort_codes(days)
     windows = tuple(config.features.windows_months)
-    x = feature_matrix(history, windows, codes, which, days, config.council.hub_names)
+    x = feature_matrix(history, windows, codes, which, days, config.council.input_hub_names)
 
     t = np.asarray(days, dtype=np.int64)[which]
     own = history.own

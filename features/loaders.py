@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core.contract import EARLIEST_AS_OF, EXTRACT_NOTES, TABLES, table_columns_of
+from core.contract import COUNCIL_COLUMN, EARLIEST_AS_OF, EXTRACT_NOTES, TABLES, table_columns_of
 from core.errors import ContractError
 from features import _small
 
@@ -45,6 +45,20 @@ class Extract:
         if not dates:
             raise ContractError("the extract holds no dates")
         return pd.Timestamp(max(dates)).normalize()
+
+    def council(self, code: str) -> Extract:
+        """One council's part of a region's extract: its children and their families' events (a family belongs to
+        one council), with the same source (its notes)."""
+        if COUNCIL_COLUMN not in self.children.columns:
+            raise ContractError(f"council {code}: the extract's children have no '{COUNCIL_COLUMN}' column (not a "
+                                "region's extract)")
+        mine = self.children[COUNCIL_COLUMN].astype(str).to_numpy() == str(code)
+        if not mine.any():
+            present = ", ".join(sorted(pd.unique(self.children[COUNCIL_COLUMN].astype(str))))
+            raise ContractError(f"council {code}: no children of that council in the extract (councils: {present})")
+        children = self.children.loc[mine].reset_index(drop=True)
+        events = self.events.loc[self.events["family_id"].isin(children["family_id"]).to_numpy()].reset_index(drop=True)
+        return Extract(children=children, events=events, source=self.source)
 
     @property
     def earliest_as_of(self) -> pd.Timestamp | None:

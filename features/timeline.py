@@ -161,8 +161,9 @@ def resolve_as_of(extract: Extract, config: Config, *, as_of: Sequence[pd.Timest
                   every_months: int | None = None, extract_date: pd.Timestamp | None = None
                   ) -> list[pd.Timestamp]:
     """The as-of dates a command asked for: explicit month-end dates, or a grid (the configured one when
-    nothing is given). Refuses (UpstreamError) dates that are not month ends or lie after the extract date:
-    features there would treat the unknown future as "nothing happened"."""
+    nothing is given, from the extract's `earliest_as_of` note on where it has one). Refuses (UpstreamError)
+    dates that are not month ends or lie after the extract date: features there would treat the unknown future
+    as "nothing happened"."""
     last = pd.Timestamp(extract_date).normalize() if extract_date is not None else extract.last_date
     if as_of and (start is not None or end is not None or every_months is not None):
         raise UpstreamError("give either --as-of dates or a grid (--from/--to/--every), not both")
@@ -175,6 +176,11 @@ def resolve_as_of(extract: Extract, config: Config, *, as_of: Sequence[pd.Timest
     else:
         dates = as_of_grid(extract, config, start=start, end=end if end is not None else last,
                            every_months=every_months)
+        # the default grid never starts before what the source says its records support (`extract.json`,
+        # written by `upstream import`); an explicit --from is the user's own choice
+        floor = getattr(extract, "earliest_as_of", None) if start is None else None
+        if floor is not None:
+            dates = [d for d in dates if d >= floor]
     late = [d for d in dates if d > last]
     if late:
         raise UpstreamError(f"as-of date {late[0]:%Y-%m-%d} is after the extract date {last:%Y-%m-%d}")

@@ -94,7 +94,7 @@ def audited_attributes(rows: AuditRows, fc: FairnessConfig, *, hubs: tuple[str, 
     fc : FairnessConfig
         Groups, intersections and reference groups to audit.
     hubs : tuple of str
-        The council's hubs, in the order the audit shows them.
+        The lists' hubs in the order the audit shows them: names, or "code/hub" for a region.
 
     Returns
     -------

@@ -171,7 +171,7 @@ def audit_predictions(predictions: pd.DataFrame, config: Config, *, replicates: 
         raise UpstreamError("--replicates must be at least 1")
     seed = config.model.seed if seed is None else seed
     rows, op_labels = _audit_rows(predictions, config, replicates=replicates, seed=seed)
-    attrs = audited_attributes(rows, fc, hubs=config.council.hub_names)
+    attrs = audited_attributes(rows, fc, hubs=tuple(config.list_capacities()))
     threshold = fc.small_cell_threshold
     table, age_keys = count_table(rows, attrs, threshold=threshold, early_help=early_help)
     published = Published(table, suppress(table.values, table.relations, threshold=threshold,

@@ -25,6 +25,7 @@ from sklearn.metrics import roc_auc_score
 from core.contract import DISABILITY_CODES, ETHNIC_GROUPS, ETHNICITY_CODES, SEX_CODES
 from features.columns import AGE_BANDS
 from training.bootstrap import family_weights  # noqa: F401 - the one resampling definition, shared with training
+from training.operating_point import hub_key
 
 FIXED_COUNTS: tuple[str, ...] = ("n", "n_positive", "n_negative")
 OP_COUNTS: tuple[str, ...] = ("n_selected", "n_unselected", "tp", "fp", "fn", "tn")
@@ -56,7 +57,8 @@ ATTRIBUTE_LABELS: dict[str, str] = {
     "disability": "Disability",
     "age_band": "Age band (at the as-of date)",
     "deprivation_quintile": "Deprivation quintile (1 = most deprived)",
-    "hub": "Hub",
+    "hub": "Hub (council/hub in a region)",
+    "council": "Council (DfE LA number)",
     "previously_known": "Previously known to children's social care",
 }
 _ORDER: dict[str, tuple[str, ...]] = {
@@ -89,13 +91,16 @@ def attribute_values(predictions: pd.DataFrame, attribute: str) -> pd.Series:
     elif attribute == "previously_known":
         known = predictions["previously_known"]
         values = known.map({True: "yes", False: "no"}).astype(object)
+    elif attribute == "hub":  # a region's hubs are per council ("330/Central"), as its lists are
+        values = pd.Series(hub_key(predictions), index=predictions.index, dtype=object)
     else:
         values = predictions[attribute].astype(object).map(lambda v: None if pd.isna(v) else str(v))
     return values.where(values.notna() & (values != "<NA>"), NOT_RECORDED).astype(str).rename(attribute)
 
 
 def ordered_groups(attribute: str, present: list[str], *, hubs: tuple[str, ...] = ()) -> list[str]:
-    """Groups in a reader's order: the code list's order where there is one, then the rest sorted."""
+    """Groups in a reader's order: the code list's order where there is one (`hubs`: the config's lists, by name or
+    by "code/hub" for a region), then the rest sorted."""
     order = list(hubs) if attribute == "hub" else list(_ORDER.get(attribute, ()))
     known = [g for g in order if g in present]
     return known + sorted(g for g in present if g not in order)

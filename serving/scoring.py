@@ -81,7 +81,7 @@ def _ages(cohort: pd.DataFrame) -> np.ndarray:
 def _hubs(cohort: pd.DataFrame, config: Config) -> np.ndarray:
     if "hub" in cohort.columns:
         return cohort["hub"].astype(str).to_numpy(dtype=object)
-    names = np.asarray(config.council.hub_names, dtype=object)
+    names = np.asarray(config.council.input_hub_names, dtype=object)
     return names[pd.to_numeric(cohort["hub_code"]).to_numpy(dtype=int)]
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core.contract import EARLIEST_AS_OF, EVENT_TYPES, EXTRACT_NOTES, PARTNER_EVENT_TYPES
+from core.contract import COUNCIL_COLUMN, EARLIEST_AS_OF, EVENT_TYPES, EXTRACT_NOTES, PARTNER_EVENT_TYPES
 from core.errors import UpstreamError
 from core.io import write_csv, write_json, write_text
 from statutory._codes import FAMILY_BASES
@@ -105,14 +105,21 @@ class ImportResult:
         write_csv(self.lineage, side / "lineage.csv")
 
 
-def run_import(manifest: Manifest, key: bytes, *, hubs: tuple[str, ...]) -> ImportResult:
-    """Read every file the manifest names and build the contract tables; raise ImportError_ on unusable input."""
+def run_import(manifest: Manifest, key: bytes, *, hubs: tuple[str, ...], council_column: bool = False
+               ) -> ImportResult:
+    """Read every file the manifest names and build the contract tables; raise ImportError_ on unusable input.
+
+    With `council_column` (a council of a regional partnership), every child also carries the `council` column,
+    the manifest's LA number, so that the council's extract can be pooled with the others' (`upstream pool`)."""
     name = manifest.name
     checks = SchemaChecks([(path, name(path), year) for year, path in sorted(manifest.cin_census)])
     try:
-        return _run_import(manifest, key, hubs, checks)
+        result = _run_import(manifest, key, hubs, checks)
     finally:
         checks.close()
+    if council_column:
+        result.children[COUNCIL_COLUMN] = manifest.la_code
+    return result
 
 
 def _run_import(manifest: Manifest, key: bytes, hubs: tuple[str, ...], checks: SchemaChecks) -> ImportResult:

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from core.config import Config
+from core.contract import COUNCIL_COLUMN
 
 SCHEMA = "upstream.monitoring_reference/1"
 REFERENCE_ARTIFACT = "monitoring/reference.json"
@@ -211,7 +212,19 @@ def reference_from_training(extract: Any, result: Any) -> dict[str, Any]:
         test = test.iloc[features.index.to_numpy()].reset_index(drop=True)
         features = features.reset_index(drop=True)
     served = result.served_model().predict(features)["probability"].to_numpy(dtype=np.float64)
-    return build_reference(extract, test, features, served, result.feature_names, result.config)
+    reference = build_reference(extract, test, features, served, result.feature_names, result.config)
+    if result.config.is_region and COUNCIL_COLUMN in test.columns:
+        # a council monitors its own lists (`upstream monitor --council`) against its own part of the reference:
+        # its feeds, inputs and scores differ from the region's in level and in mix
+        code_of = test[COUNCIL_COLUMN].astype(str).to_numpy()
+        reference["councils"] = {}
+        for code in sorted(pd.unique(code_of)):
+            mine = code_of == code
+            reference["councils"][code] = build_reference(
+                extract.council(code), test.loc[mine].reset_index(drop=True),
+                features.loc[mine].reset_index(drop=True), served[mine], result.feature_names,
+                result.config.for_council(code))
+    return reference
 
 
 def log_reference(run_id: str, reference: dict[str, Any], *, tracking_uri: str | None = None) -> None:

@@ -14,7 +14,7 @@ import click
 import typer
 
 from core.config import Config, load_config
-from core.errors import UpstreamError
+from core.errors import ConfigError, UpstreamError
 from core.notice import DECISION_SUPPORT
 
 app = typer.Typer(
@@ -55,6 +55,31 @@ def _simulated(cfg: Config):
 
     council = run_simulation(cfg)
     return Extract(children=council.children, events=council.events, source=None), council.truth
+
+
+CouncilOption = Annotated[str | None, typer.Option(
+    "--council", help="One council of a region config (its DfE LA number): its own lists (OUT/<code>/ of a region's "
+                      "`upstream score`), hubs and part of the model's monitoring reference.")]
+
+
+def _one_council(cfg: Config, council: str | None) -> Config:
+    """The config a council's own service or monitoring runs with: one council of a region (`--council`)."""
+    if council is None:
+        if cfg.is_region:
+            codes = ", ".join(c.code for c in cfg.region)
+            raise UpstreamError(f"a region's lists are per council: give --council CODE (one of {codes})")
+        return cfg
+    if not cfg.is_region:
+        raise UpstreamError("--council picks one council of a region config (councils:); this config describes "
+                            "one council")
+    return cfg.for_council(council)
+
+
+def _council_dir(scores: Path, council: str | None) -> Path:
+    """A region's scoring output holds each council's in OUT/<code>/: --scores may name either."""
+    if council is not None and (scores / council / "scores.parquet").is_file():
+        return scores / council
+    return scores
 
 
 @contextmanager
@@ -129,7 +154,8 @@ def simulate(
     end: Annotated[str | None, typer.Option(help="Last simulated month, YYYY-MM (default: config).")] = None,
     returns: Annotated[Path | None, typer.Option(
         "--returns", help="Also write the council as its statutory returns (903, CIN census, Annex A per year) "
-                          "with residence, family links, partner feed and a manifest, for `upstream import`.")
+                          "with residence, family links, partner feed and a manifest, for `upstream import`; with "
+                          "--councils, each council's under RETURNS/<code>/.")
     ] = None,
     returns_years: Annotated[int, typer.Option(help="Collection years of returns to write (with --returns).")] = 7,
     councils: Annotated[int | None, typer.Option(
@@ -143,8 +169,6 @@ def simulate(
     if councils is not None:
         from synthetic import region_profiles, simulate_region
 
-        if returns is not None:
-            raise UpstreamError("--returns writes one council's statutory returns; not with --councils")
         profiles = region_profiles(cfg, councils, cfg.simulation.seed if seed is None else seed)
         typer.echo(f"simulating {councils} councils on up to 2 processes", err=True)
         council = simulate_region(cfg, councils=councils, children=children, seed=seed, start=start, end=end,
@@ -161,13 +185,23 @@ def simulate(
                    f"{c['deprivation_skew']:+.2f}, front door {c['front_door']:+.2f}, early help "
                    f"{c['early_help']:+.2f}, care threshold {c['care_threshold']:+.2f} (councils.json)")
     if returns is not None:
+        from core.contract import COUNCIL_COLUMN
         from statutory import write_returns
 
-        got = write_returns(council.children, council.events, returns, extract_date=council.extract_date,
-                            years=returns_years)
-        lost = sum(got["losses"].values())
-        typer.echo(f"{returns}: returns for {got['years'][0]}..{got['years'][-1]} of {got['children_in_returns']:,} "
-                   f"children known to social care; {lost:,} items the returns cannot carry (losses.json)")
+        # a region: each council's own returns under RETURNS/<code>/, with its LA number in its manifest, as each
+        # council would import them itself (docs/scale.md)
+        parts = ([(returns / c["code"], c["code"], council.children[COUNCIL_COLUMN].astype(str) == c["code"])
+                  for c in council.councils] if council.councils else [(returns, None, None)])
+        for target, code, mine in parts:
+            ch = council.children if mine is None else council.children.loc[mine.to_numpy()]
+            ev = council.events if mine is None else council.events.loc[council.events["family_id"].isin(
+                ch["family_id"]).to_numpy()]
+            got = write_returns(ch, ev, target, extract_date=council.extract_date, years=returns_years,
+                                **({} if code is None else {"la_code": code}))
+            lost = sum(got["losses"].values())
+            typer.echo(f"{target}: returns for {got['years'][0]}..{got['years'][-1]} of "
+                       f"{got['children_in_returns']:,} children known to social care; {lost:,} items the returns "
+                       "cannot carry (losses.json)")
 
 
 @app.command("import")
@@ -192,8 +226,16 @@ def import_cmd(
 
     cfg = _config(config)
     m = load_manifest(manifest)
+    if cfg.is_region:  # one council of a partnership imports its own returns: its LA number picks its hubs
+        try:
+            cfg = cfg.for_council(m.la_code)
+        except ConfigError as exc:
+            raise UpstreamError(f"{manifest}: la_code '{m.la_code}': {exc}") from exc
+    elif cfg.council.code is not None and cfg.council.code != m.la_code:
+        raise UpstreamError(f"{manifest}: la_code '{m.la_code}' is not the config's council code "
+                            f"'{cfg.council.code}'")
     key = load_key(key_file, m)
-    result = run_import(m, key, hubs=cfg.council.hub_names)
+    result = run_import(m, key, hubs=cfg.council.hub_names, council_column=cfg.council.code is not None)
     side = out.parent / f"{out.name}.import"
     if result.children.empty:
         with atomic_dir(side) as tmp_side:
@@ -221,8 +263,40 @@ def import_cmd(
     typer.echo(f"{refused:,} rows refused, {held:,} held back, {warnings:,} warnings: see {side}/report.md")
     if rep.get("earliest_training_as_of"):
         typer.echo(f"as-of dates from {rep['earliest_training_as_of']} on (history start + 24 months): upstream "
-                   f"train reads it from {out}/extract.json; for upstream features give --from "
-                   f"{rep['earliest_training_as_of']}")
+                   f"train and upstream features read it from {out}/extract.json")
+
+
+@app.command()
+def pool(
+    extracts: Annotated[list[Path], typer.Argument(help="Each council's extract directory (from `upstream import` "
+                                                        "with the region config, or the council's own export).")],
+    out: Annotated[Path, typer.Option("--out", help="Directory for the region's children, events and extract.json.")],
+    config: ConfigOption = None,
+) -> None:
+    """Pool a regional partnership's councils' extracts into one region extract (docs/scale.md)."""
+    from core.contract import EARLIEST_AS_OF, EXTRACT_NOTES
+    from core.io import atomic_dir, write_json, write_parquet
+    from features.pool import pool_extracts
+    from features.validation import validate_extract
+
+    cfg = _config(config)
+    pooled = pool_extracts(extracts, cfg)
+    with atomic_dir(out) as tmp:
+        write_parquet(pooled.extract.children, tmp / "children.parquet")
+        write_parquet(pooled.extract.events, tmp / "events.parquet")
+        write_json({EARLIEST_AS_OF: None if pooled.earliest_as_of is None else f"{pooled.earliest_as_of:%Y-%m-%d}",
+                    "source": f"pooled from {len(pooled.councils)} councils' extracts (upstream pool)",
+                    "councils": pooled.councils}, tmp / EXTRACT_NOTES)
+        report = validate_extract(tmp, hubs=cfg.contract_hubs)  # the region as a whole, before it is in place
+        if report.fatal or not report.ok:
+            raise UpstreamError("the pooled extract breaks the data contract (nothing written):\n"
+                                + report.error_text().replace(str(tmp), str(out)))
+    for code, c in pooled.councils.items():
+        typer.echo(f"  council {code}: {c['children']:,} children, {c['events']:,} events ({c['source']})")
+    typer.echo(f"{out}: {len(pooled.extract.children):,} children, {len(pooled.extract.events):,} events from "
+               f"{len(pooled.councils)} councils"
+               + (f"; as-of dates from {pooled.earliest_as_of:%Y-%m-%d} on (every council's records support them)"
+                  if pooled.earliest_as_of is not None else ""))
 
 
 @app.command()
@@ -361,14 +435,19 @@ def monitor(
         "--alias", help="Model alias, used when the scores' manifest names no version.")] = "champion",
     past: Annotated[list[Path] | None, typer.Option(
         "--past", help="An earlier `upstream score` output to judge once its horizon has closed; repeat.")] = None,
+    council: CouncilOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Monitor a scoring run: feed health, drift, matured outcomes, decisions, fairness. Exit 1 on an alert."""
     import features
     from governance.monitoring import decisions_frame, exit_code, run_monitor, summary
 
-    cfg = _config(config)
-    scores_dir = scores if scores is not None else Path(cfg.serving.scores_dir)
+    region = _config(config)
+    cfg = _one_council(region, council)
+    scores_dir = _council_dir(scores if scores is not None else Path(region.serving.scores_dir), council)
+    past = [_council_dir(p, council) for p in past or []]
+    if council is not None and data is None:
+        raise UpstreamError("--council needs --data: the region's extract, of which the council's part is monitored")
     if not (scores_dir / "scores.parquet").is_file():
         raise UpstreamError(f"--scores {scores_dir}: no scores.parquet (run `upstream score --out {scores_dir}`)")
     if data is not None and not data.is_dir():
@@ -377,7 +456,9 @@ def monitor(
         if not (p / "scores.parquet").is_file():
             raise UpstreamError(f"--past {p}: no scores.parquet")
     # the default data source: the council the config describes, simulated once the other flags are checked
-    extract = _simulated(cfg)[0] if data is None else features.load_extract(data, hubs=cfg.contract_hubs)
+    extract = _simulated(cfg)[0] if data is None else features.load_extract(data, hubs=region.contract_hubs)
+    if council is not None:
+        extract = extract.council(council)
     decisions = None
     try:
         from serving.web.data import Store
@@ -519,12 +600,18 @@ def _impact_model(cfg: Config, alias: str | None):  # -> RiskModel
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to listen on (default: serving.host).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default: serving.port).")] = None,
+    council: CouncilOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Run the web API and pages (champion model, latest scored lists, audit log). Decision support only."""
     from serving.web.app import run
 
-    run(_config(config), host=host, port=port)
+    region = _config(config)
+    cfg = _one_council(region, council)
+    if council is not None:  # a council's own service: its lists only (identifiable lists never leave a council)
+        scores = _council_dir(Path(region.serving.scores_dir), council)
+        cfg = cfg.model_copy(update={"serving": cfg.serving.model_copy(update={"scores_dir": str(scores)})})
+    run(cfg, host=host, port=port)
 
 
 users_app = typer.Typer(help="Users of the web service and their access tokens.", no_args_is_help=True)

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from core.config import Config
+from core.contract import COUNCIL_COLUMN
 from core.errors import UpstreamError
 from core.io import write_json, write_parquet
 from governance.monitoring._decisions import after_decisions
@@ -252,6 +253,7 @@ def run_monitor(config: Config, *, scores_dir: str | Path, extract: Any, out: st
         test_predictions = _test_predictions(client, mv.run_id)
     reference = load_reference(mv.run_id, tracking_uri=tracking_uri)
     say(f"monitoring the scores at {run.as_of:%Y-%m-%d} of '{name}' version {version} (run {mv.run_id})")
+    reference, test_predictions = _council_part(reference, test_predictions, config.council.code, version)
     if reference is None:
         if test_predictions is None:
             raise UpstreamError(f"version {version} of '{name}' has neither a monitoring reference nor test "
@@ -280,6 +282,29 @@ def run_monitor(config: Config, *, scores_dir: str | Path, extract: Any, out: st
     write_json(report, out / "monitor.json")
     say(f"monitoring done in {time.perf_counter() - t0:.1f}s: {report['status']} ({len(report['alerts'])} alert(s))")
     return MonitorResult(report=report, files=tuple(files), run_id=run_id)
+
+
+def _council_part(reference: dict[str, Any] | None, test_predictions: pd.DataFrame | None, code: str | None,
+                  version: Any) -> tuple[dict[str, Any] | None, pd.DataFrame | None]:
+    """One council of a region (`Config.for_council`) is monitored against its own part of a region model's
+    reference and its own test rows; anything else as it is."""
+    pooled = test_predictions is not None and COUNCIL_COLUMN in test_predictions.columns
+    if code is None or not (pooled or (reference or {}).get("councils")):
+        return reference, test_predictions
+    if reference is not None:
+        parts = reference.get("councils")
+        if parts is None:
+            raise UpstreamError(f"version {version} was trained on a region before references were kept per council: "
+                                "its reference is the whole region's, against which one council would read as "
+                                "drift; retrain it with this version of upstream")
+        if code not in parts:
+            raise UpstreamError(f"version {version} was not trained on council {code} (its councils: "
+                                f"{', '.join(sorted(parts))})")
+        reference = parts[code]
+    if pooled:
+        mine = test_predictions[COUNCIL_COLUMN].astype(str).to_numpy() == code
+        test_predictions = test_predictions.loc[mine].reset_index(drop=True)
+    return reference, test_predictions
 
 
 def rebuild_reference(extract: Any, test_predictions: pd.DataFrame, feature_names: Sequence[str], config: Config

@@ -10,6 +10,7 @@ import pytest
 import features
 from core.config import load_config
 from core.contract import COUNCIL_COLUMN
+from core.errors import ContractError
 from features.validation import validate_extract
 from tests.helpers.region import region_config, small_region
 
@@ -132,3 +133,21 @@ def test_one_councils_rows_build_the_same_features_with_or_without_the_column() 
     without = features.build_features(
         features.Extract(children=children.drop(columns=COUNCIL_COLUMN), events=events), dates, cfg)
     pd.testing.assert_frame_equal(with_column.drop(columns=COUNCIL_COLUMN), without)
+
+
+def test_one_council_of_a_region_builds_the_region_models_inputs() -> None:
+    """`Config.for_council` keeps the region's numbering of `hub_code`, and `Extract.council` the council's
+    families whole: a council's own monitoring or service builds exactly the rows the region's model scored."""
+    cfg, region = region_config(), small_region()
+    extract = features.Extract(children=region.children, events=region.events)
+    dates = [pd.Timestamp("2015-03-31"), pd.Timestamp("2016-03-31")]
+    whole = features.build_features(extract, dates, cfg)
+    for code in ("302", "303"):
+        part = features.build_features(extract.council(code), dates, cfg.for_council(code),
+                                       extract_date=extract.last_date)
+        want = whole.loc[whole[COUNCIL_COLUMN].astype(str) == code].reset_index(drop=True)
+        pd.testing.assert_frame_equal(part, want)
+    assert cfg.for_council("303").council.hub_names == ("Mills",)
+    assert cfg.for_council("303").council.input_hub_names == cfg.council.hub_names
+    with pytest.raises(ContractError, match="council 309: no children of that council"):
+        extract.council("309")

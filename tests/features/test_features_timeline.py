@@ -99,3 +99,17 @@ def test_resolve_as_of_refuses_bad_requests() -> None:
         resolve_as_of(ex, CFG, as_of=[pd.Timestamp("2017-04-30")])
     with pytest.raises(UpstreamError, match="not both"):
         resolve_as_of(ex, CFG, as_of=[pd.Timestamp("2016-03-31")], every_months=3)
+
+
+def test_the_default_grid_starts_where_the_sources_note_says(tmp_path) -> None:
+    """An imported extract's `extract.json` (history start + 24 months) bounds `upstream features`' default grid,
+    as it bounds training's; explicit dates and an explicit --from are the user's own choice."""
+    import json
+
+    (tmp_path / "extract.json").write_text(json.dumps({"earliest_as_of": "2015-04-01"}))
+    base = _extract("2017-03-31")
+    ex = Extract(children=base.children, events=base.events, source=tmp_path)
+    grid = resolve_as_of(ex, CFG)
+    assert grid[0] == pd.Timestamp("2015-06-30") and grid[-1] == pd.Timestamp("2017-03-31") and len(grid) == 8
+    assert resolve_as_of(ex, CFG, start=pd.Timestamp("2014-01-01"))[0] == pd.Timestamp("2014-03-31")
+    assert resolve_as_of(ex, CFG, as_of=[pd.Timestamp("2013-03-31")]) == [pd.Timestamp("2013-03-31")]
