@@ -43,3 +43,23 @@ def test_a_council_is_monitored_against_its_own_part_of_the_reference(tmp_path: 
         run_monitor(cfg.for_council("302").model_copy(update={"council": cfg.for_council("302").council.model_copy(
             update={"code": "304"})}), scores_dir=tmp_path / "scores" / "302", extract=extract.council("302"),
             out=tmp_path / "monitor2", tracking_uri=outcome.tracking_uri, log_run=False)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["monitor", "--out", "x", "--config", "REGION"], "a region's lists are per council: give --council CODE "
+                                                       "(one of 301, 302, 303, 304, 305, 306, 307, 308, 309, 310)"),
+    (["serve", "--config", "REGION"], "give --council CODE"),
+    (["monitor", "--out", "x", "--council", "301"], "--council picks one council of a region config"),
+    (["serve", "--council", "301"], "--council picks one council of a region config"),
+    (["monitor", "--out", "x", "--council", "301", "--config", "REGION"], "--council needs --data"),
+    (["serve", "--council", "399", "--config", "REGION"], "council 399 is not in the config"),
+])
+def test_council_flags_say_what_they_need(args: list[str], message: str, root: Path) -> None:
+    from typer.testing import CliRunner
+
+    from upstream.cli import app
+
+    args = [str(root / "configs" / "region.yaml") if a == "REGION" else a for a in args]
+    result = CliRunner().invoke(app, args)
+    assert isinstance(result.exception, UpstreamError), result.output
+    assert message in str(result.exception)
