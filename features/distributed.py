@@ -142,13 +142,18 @@ def feature_frame_dask(extract: Extract, as_of_dates: Sequence[pd.Timestamp], co
     event_part = extract.events["family_id"].map(parts).to_numpy()
     if pd.isna(event_part).any():
         raise UpstreamError("events of a family that has no children in the extract (validate it first)")
-    # each partition's families go to a worker once (scatter spreads them), rather than inside the task graph
-    pieces = [(extract.children.loc[child_part == i].reset_index(drop=True),
-               extract.events.loc[event_part == i].reset_index(drop=True)) for i in range(n_partitions)]
-    scattered = client.scatter(pieces)
-    del pieces
-    built = client.map(_build_piece, scattered, dates=dates, config=config, extract_date=extract_date,
-                       select=select, pure=False)
+    # Partition i's families go once (not inside the task graph) to the i-th worker in address order, round robin,
+    # and are built and kept there: the same placement on every run of a cluster of the same size, which makes a
+    # Dask training repeatable (LightGBM's Dask trainer ranks the workers in the same order; training.distributed)
+    workers = sorted(client.nthreads())
+    built = []
+    for i in range(n_partitions):
+        pin = {"workers": [workers[i % len(workers)]], "allow_other_workers": False}
+        piece = client.scatter([(extract.children.loc[child_part == i].reset_index(drop=True),
+                                 extract.events.loc[event_part == i].reset_index(drop=True))],
+                               workers=pin["workers"])[0]
+        built.append(client.submit(_build_piece, piece, dates=dates, config=config, extract_date=extract_date,
+                                   select=select, pure=False, **pin))
     # the partitions as one dask DataFrame, backed by the futures (the built pieces stay on their workers)
     with dask.config.set({"dataframe.convert-string": False}):
         return dd.from_delayed(built, meta=meta, verify_meta=False)

@@ -217,6 +217,24 @@ def early_stop(curve: np.ndarray, patience: int) -> tuple[int, bool]:
 
 
 # --- the trainer -----------------------------------------------------------------------------------------------
+class _RanksInAddressOrder:
+    """The client LightGBM's Dask trainer is given. Data-parallel LightGBM finds each feature's bins on one rank's own
+    rows, so which worker gets which rank changes the trees; `lightgbm.dask` ranks workers in the order `who_has`
+    lists its parts, which follows their random key names. Listing them in worker-address order instead, with
+    partitions placed on workers in that order (`features.distributed.feature_frame_dask`), gives every run the
+    same ranks on the same rows, hence the same model."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def who_has(self, futures: Any = None, **kwargs: Any) -> dict:
+        got = self._client.who_has(futures, **kwargs)
+        return dict(sorted(got.items(), key=lambda item: (sorted(item[1])[:1], str(item[0]))))
+
+
 class _Cluster:
     """The feature table's partitions as futures on the workers, and the calls made on them."""
 
@@ -270,7 +288,7 @@ class _Cluster:
         p.pop("num_threads", None)  # lightgbm.dask sets each worker's own thread count
         if p.pop("monotone", False):
             p.update(monotone_params(feature_names))
-        model = DaskLGBMClassifier(client=self.client, n_estimators=int(rounds), **p)
+        model = DaskLGBMClassifier(client=_RanksInAddressOrder(self.client), n_estimators=int(rounds), **p)
         # the estimator's own n_jobs=None, which lightgbm.dask replaces anyway, is not worth a warning; its
         # progress prints ("Finding random open ports") go to stderr, not into the command's output
         with warnings.catch_warnings(), contextlib.redirect_stdout(sys.stderr):

@@ -130,3 +130,41 @@ def test_a_region_on_dask_reports_each_councils_own_model(client, tmp_path) -> N
     own = [c for c in want.columns if c.startswith("own_")]
     assert own
     pd.testing.assert_frame_equal(got[own], want[own])
+
+
+def test_a_dask_training_is_repeatable_on_another_cluster() -> None:
+    """Two LocalClusters (other ports, other key names): the same trees, round and metrics. Partitions are placed
+    on workers in address order and LightGBM ranks the workers in that order (`_RanksInAddressOrder`); without it
+    the ranks followed random key names and each feature's bins came from either worker's rows."""
+    from distributed import wait
+
+    from synthetic import simulate
+    from training.distributed import fit_evaluate_dask, training_frame
+
+    config = small_config()
+    council = simulate(config, children=SIM_CHILDREN, seed=SIM_SEED)
+    extract = Extract(children=council.children, events=council.events)
+    dates = training_grid(extract, config)
+    got = []
+    for _ in range(2):
+        with dask_client(workers=2, memory_limit="1500MiB") as client:
+            table = client.persist(training_frame(extract, dates, config, client=client,
+                                                  extract_date=extract.last_date))
+            wait(table)
+            result = fit_evaluate_dask(table, config, client=client, extract_date=extract.last_date)
+        text = result.deployment.model.booster_.model_to_string()
+        got.append((result.model.best_iteration_, result.metrics["test"]["model"]["overall"]["pr_auc"],
+                    text[text.index("Tree=0"):text.index("end of trees")]))  # the header names the ports
+    assert got[0] == got[1]
+
+
+def test_lightgbm_is_given_the_workers_in_address_order(client) -> None:
+    from training.distributed import _RanksInAddressOrder
+
+    first, second = sorted(client.nthreads())
+    # key names in the opposite order to the workers' addresses: who_has itself lists them by key
+    on_second = client.submit(len, [1, 2], key="a-on-second", workers=[second], allow_other_workers=False)
+    on_first = client.submit(len, [1], key="b-on-first", workers=[first], allow_other_workers=False)
+    assert (on_first.result(), on_second.result()) == (1, 2)
+    listed = list(_RanksInAddressOrder(client).who_has([on_second, on_first]).values())
+    assert [list(w) for w in listed] == [[first], [second]]
