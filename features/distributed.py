@@ -29,6 +29,10 @@ from features.build import build_features
 from features.loaders import Extract
 
 DEFAULT_WORKER_MEMORY = "3GiB"
+# A local cluster's workers spill the data Dask manages (the feature table's partitions) to disk earlier than Dask's
+# defaults (60% and 70% of the limit): training holds LightGBM's arrays beside it, which Dask cannot spill, and a
+# worker passing 95% of its limit is restarted, losing the fit (seen at ten default-size councils).
+LOCAL_WORKER_MEMORY = {"distributed.worker.memory.target": 0.4, "distributed.worker.memory.spill": 0.5}
 # At most this many children per partition by default: a partition's build holds its families' events and
 # every as-of date's intermediate columns at once (about 2 GB for a default council's 100,000 children), so a
 # region is cut finer than 4 partitions per thread once that would put more children in one.
@@ -171,6 +175,7 @@ def dask_client(address: str | None = None, *, workers: int = 2, threads_per_wor
     """A `distributed.Client`: on an existing scheduler at `address`, or on a LocalCluster of `workers`
     processes x `threads_per_worker` threads, each limited to `memory_limit` (closed on exit, always)."""
     _require_dask()
+    import dask
     from distributed import Client, LocalCluster
 
     if address:
@@ -185,8 +190,9 @@ def dask_client(address: str | None = None, *, workers: int = 2, threads_per_wor
         return
     if workers < 1:
         raise UpstreamError(f"--workers must be at least 1, not {workers}")
-    with LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker, memory_limit=memory_limit,
-                      processes=True, dashboard_address=":0") as cluster, Client(cluster) as client:
+    with dask.config.set(LOCAL_WORKER_MEMORY), LocalCluster(
+            n_workers=workers, threads_per_worker=threads_per_worker, memory_limit=memory_limit, processes=True,
+            dashboard_address=":0") as cluster, Client(cluster) as client:
         client.run(_stdout_to_stderr)
         yield client
 

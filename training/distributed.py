@@ -32,7 +32,7 @@ import functools
 import sys
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -97,23 +97,40 @@ def _matrix(rows: pd.DataFrame, feature_names: list[str]) -> pd.DataFrame:
     return block_matrix(rows, feature_names, np.arange(len(rows)))
 
 
-def _train_inputs(*parts: pd.DataFrame, dates, feature_names, held_out=None, share=0.0) -> pd.DataFrame:
-    """One worker's rows of a training block, from all the partitions it holds, as one C-ordered float32 matrix
-    filled partition by partition: the single part LightGBM's Dask trainer gets from this worker, which it reads
-    without a copy of its own (one part per worker: `pd.concat` of one frame and `Dataset` of a contiguous
-    float32 block share its memory), so a fit holds one copy of the block beside LightGBM's binned data."""
-    picks = [np.flatnonzero(_selected(p, dates, held_out, share)) for p in parts]
-    out = np.empty((sum(len(rows) for rows in picks), len(feature_names)), dtype=np.float32)
+def _local_parts(keys: list) -> Iterator[pd.DataFrame]:
+    """The partitions `keys`, one at a time, from this worker's own store (zict 3, thread-safe: a spilled one is
+    read back from disk and may be spilled again once passed over). A task given them all as arguments would hold
+    every one in memory at once. The trainer runs this on each partition's home worker (`_Cluster.by_worker`),
+    where `feature_frame_dask` pinned it."""
+    from distributed import get_worker
+
+    data = get_worker().data
+    for key in keys:
+        if key not in data:
+            raise UpstreamError(f"a partition of the training table ({key}) is not on its worker any more (was a "
+                                "worker restarted, e.g. over its memory limit?): train again, with more memory per "
+                                "worker or more workers")
+        yield data[key]
+
+
+def _train_inputs(keys: list, sizes: list[int], *, dates, feature_names, held_out=None, share=0.0) -> pd.DataFrame:
+    """One worker's rows of a training block, from its partitions (`keys`, `sizes` rows selected in each), as one
+    C-ordered float32 matrix filled partition by partition: the single part LightGBM's Dask trainer gets from this
+    worker, which it reads without a copy of its own (one part per worker: `pd.concat` of one frame and `Dataset` of
+    a contiguous float32 block share its memory), so a fit holds one copy of the block beside LightGBM's binned
+    data, and the table's partitions stay spillable."""
+    out = np.empty((sum(sizes), len(feature_names)), dtype=np.float32)
     at = 0
-    for part, rows in zip(parts, picks, strict=True):
-        out[at:at + len(rows)] = block_matrix(part, feature_names, rows).to_numpy()
-        at += len(rows)
+    for part, n in zip(_local_parts(keys), sizes, strict=True):
+        rows = np.flatnonzero(_selected(part, dates, held_out, share))
+        out[at:at + n] = block_matrix(part, feature_names, rows).to_numpy()
+        at += n
     return pd.DataFrame(out, columns=list(feature_names), copy=False)
 
 
-def _train_labels(*parts: pd.DataFrame, dates, held_out=None, share=0.0) -> pd.Series:
+def _train_labels(keys: list, *, dates, held_out=None, share=0.0) -> pd.Series:
     """The labels of `_train_inputs`' rows, in the same order."""
-    labels = [p["label"].to_numpy()[_selected(p, dates, held_out, share)] for p in parts]
+    labels = [p["label"].to_numpy()[_selected(p, dates, held_out, share)] for p in _local_parts(keys)]
     return pd.Series(np.concatenate(labels).astype(np.int64), name="label")
 
 
@@ -198,6 +215,17 @@ def _features_with_keys(part: pd.DataFrame, *, dates, feature_names, sample) -> 
     return out
 
 
+def _trim_memory() -> int:
+    """Give a worker's freed heap back to the operating system. glibc keeps what a fit's arrays freed, and Dask counts
+    it against the worker's memory limit as unmanaged memory (Dask's own recipe for this: `malloc_trim`)."""
+    import ctypes
+
+    try:
+        return int(ctypes.CDLL("libc.so.6").malloc_trim(0))
+    except OSError:  # not glibc: nothing to trim this way
+        return 0
+
+
 # --- the early-stopping rule -----------------------------------------------------------------------------------
 def early_stop(curve: np.ndarray, patience: int) -> tuple[int, bool]:
     """`lightgbm.early_stopping`'s rule on a validation loss curve (lower is better, round 1 first).
@@ -261,12 +289,15 @@ class _Cluster:
         return out.sort_values(["as_of", "child_id"], kind="stable").reset_index(drop=True)
 
     def by_worker(self) -> list[tuple[str, list]]:
-        """The table's partitions grouped by the worker holding them."""
-        who = self.client.who_has(self.parts)
-        held: dict[str, list] = {}
-        for part in self.parts:
-            held.setdefault(sorted(who[part.key])[0], []).append(part)
-        return sorted(held.items(), key=lambda item: item[0])
+        """The table's partitions grouped by their home worker: partition i's is the i-th worker in address order,
+        round robin, where `feature_frame_dask` builds it. A rule rather than wherever the scheduler happens to hold
+        a partition, so each LightGBM rank trains on the same rows on every run (a partition found elsewhere is
+        fetched)."""
+        workers = sorted(self.client.nthreads())
+        home: dict[str, list] = {}
+        for i, part in enumerate(self.parts):
+            home.setdefault(workers[i % len(workers)], []).append(part)
+        return sorted(home.items(), key=lambda item: item[0])
 
     def fit(self, params: dict[str, Any], rounds: int, feature_names: list[str], **rows: Any):
         """`DaskLGBMClassifier` for `rounds` rounds on the rows `_selected(**rows)` picks, one part per worker
@@ -274,13 +305,16 @@ class _Cluster:
         import dask.dataframe as dd
         from lightgbm.dask import DaskLGBMClassifier
 
+        sizes = dict(zip((p.key for p in self.parts), (int(c[0]) for c in self.gather(_count, **rows)), strict=True))
         xs, ys = [], []
         for worker, parts in self.by_worker():
+            keys = [p.key for p in parts if sizes[p.key]]
+            if not keys:  # a worker with none of the rows takes no part
+                continue
             pin = {"workers": [worker], "allow_other_workers": False, "pure": False}
-            x = self.client.submit(_train_inputs, *parts, feature_names=feature_names, **rows, **pin)
-            if self.client.submit(len, x, **pin).result():  # a worker with none of the rows takes no part
-                xs.append(x)
-                ys.append(self.client.submit(_train_labels, *parts, **rows, **pin))
+            xs.append(self.client.submit(_train_inputs, keys, [sizes[k] for k in keys], feature_names=feature_names,
+                                         **rows, **pin))
+            ys.append(self.client.submit(_train_labels, keys, **rows, **pin))
         meta = pd.DataFrame({c: pd.Series(dtype=np.float32) for c in feature_names})
         train_x = dd.from_delayed(xs, meta=meta, verify_meta=False)
         train_y = dd.from_delayed(ys, meta=pd.Series(dtype=np.int64, name="label"), verify_meta=False)
@@ -295,7 +329,9 @@ class _Cluster:
             warnings.filterwarnings("ignore", message="Parameter n_jobs will be ignored")
             model.fit(train_x, train_y)
         del train_x, train_y, xs, ys
-        return model.to_local().booster_
+        booster = model.to_local().booster_
+        self.client.run(_trim_memory)
+        return booster
 
     def fit_early_stopped(self, params: dict[str, Any], *, train_dates, validation_dates, feature_names,
                           max_rounds: int, patience: int) -> tuple[Any, int, np.ndarray]:
