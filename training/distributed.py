@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import operator
 import sys
 import time
 import warnings
@@ -113,25 +114,22 @@ def _local_parts(keys: list) -> Iterator[pd.DataFrame]:
         yield data[key]
 
 
-def _train_inputs(keys: list, sizes: list[int], *, dates, feature_names, held_out=None, share=0.0) -> pd.DataFrame:
-    """One worker's rows of a training block, from its partitions (`keys`, `sizes` rows selected in each), as one
-    C-ordered float32 matrix filled partition by partition: the single part LightGBM's Dask trainer gets from this
-    worker, which it reads without a copy of its own (one part per worker: `pd.concat` of one frame and `Dataset` of
-    a contiguous float32 block share its memory), so a fit holds one copy of the block beside LightGBM's binned
-    data, and the table's partitions stay spillable."""
+def _train_block(keys: list, sizes: list[int], *, dates, feature_names, held_out=None, share=0.0
+                 ) -> tuple[pd.DataFrame, pd.Series]:
+    """One worker's rows of a training block, from its partitions (`keys`, `sizes` rows selected in each), read once:
+    the inputs as one C-ordered float32 matrix filled partition by partition, and their labels in the same order.
+    The matrix is the single part LightGBM's Dask trainer gets from this worker, which it reads without a copy of its
+    own (one part per worker: `pd.concat` of one frame and `Dataset` of a contiguous float32 block share its memory),
+    so a fit holds one copy of the block beside LightGBM's binned data, and the table's partitions stay spillable."""
     out = np.empty((sum(sizes), len(feature_names)), dtype=np.float32)
+    labels = np.empty(sum(sizes), dtype=np.int64)
     at = 0
     for part, n in zip(_local_parts(keys), sizes, strict=True):
         rows = np.flatnonzero(_selected(part, dates, held_out, share))
         out[at:at + n] = block_matrix(part, feature_names, rows).to_numpy()
+        labels[at:at + n] = part["label"].to_numpy()[rows]
         at += n
-    return pd.DataFrame(out, columns=list(feature_names), copy=False)
-
-
-def _train_labels(keys: list, *, dates, held_out=None, share=0.0) -> pd.Series:
-    """The labels of `_train_inputs`' rows, in the same order."""
-    labels = [p["label"].to_numpy()[_selected(p, dates, held_out, share)] for p in _local_parts(keys)]
-    return pd.Series(np.concatenate(labels).astype(np.int64), name="label")
+    return pd.DataFrame(out, columns=list(feature_names), copy=False), pd.Series(labels, name="label")
 
 
 def _count(part: pd.DataFrame, *, dates, held_out=None, share=0.0) -> np.ndarray:
@@ -270,6 +268,7 @@ class _Cluster:
         self.client = client
         self.meta: pd.DataFrame = table._meta
         self.parts = client.compute(table.to_delayed())
+        self._counts: dict[tuple, np.ndarray] = {}
 
     def map(self, fn: Callable, **kwargs: Any) -> list:
         # large arguments (a booster, the baselines) go to the workers once, not once per partition
@@ -288,6 +287,14 @@ class _Cluster:
         out = pd.concat(pieces, ignore_index=True)
         return out.sort_values(["as_of", "child_id"], kind="stable").reset_index(drop=True)
 
+    def counts(self, *, dates, held_out=None, share=0.0) -> np.ndarray:
+        """[rows, positive labels] of each partition's selected rows (`_count`), one row per partition; computed
+        once per selection (every pass reads the partitions, from disk when they are spilled)."""
+        key = (tuple(dates), held_out, share)
+        if key not in self._counts:
+            self._counts[key] = np.array(self.gather(_count, dates=dates, held_out=held_out, share=share))
+        return self._counts[key]
+
     def by_worker(self) -> list[tuple[str, list]]:
         """The table's partitions grouped by their home worker: partition i's is the i-th worker in address order,
         round robin, where `feature_frame_dask` builds it. A rule rather than wherever the scheduler happens to hold
@@ -301,20 +308,22 @@ class _Cluster:
 
     def fit(self, params: dict[str, Any], rounds: int, feature_names: list[str], **rows: Any):
         """`DaskLGBMClassifier` for `rounds` rounds on the rows `_selected(**rows)` picks, one part per worker
-        (`_train_inputs`); the local booster."""
+        (`_train_block`); the local booster."""
         import dask.dataframe as dd
         from lightgbm.dask import DaskLGBMClassifier
 
-        sizes = dict(zip((p.key for p in self.parts), (int(c[0]) for c in self.gather(_count, **rows)), strict=True))
+        sizes = dict(zip((p.key for p in self.parts), (int(n) for n in self.counts(**rows)[:, 0]), strict=True))
         xs, ys = [], []
         for worker, parts in self.by_worker():
             keys = [p.key for p in parts if sizes[p.key]]
             if not keys:  # a worker with none of the rows takes no part
                 continue
             pin = {"workers": [worker], "allow_other_workers": False, "pure": False}
-            xs.append(self.client.submit(_train_inputs, keys, [sizes[k] for k in keys], feature_names=feature_names,
-                                         **rows, **pin))
-            ys.append(self.client.submit(_train_labels, keys, **rows, **pin))
+            block = self.client.submit(_train_block, keys, [sizes[k] for k in keys], feature_names=feature_names,
+                                       **rows, **pin)
+            xs.append(self.client.submit(operator.itemgetter(0), block, **pin))  # the same objects, not copies
+            ys.append(self.client.submit(operator.itemgetter(1), block, **pin))
+            del block
         meta = pd.DataFrame({c: pd.Series(dtype=np.float32) for c in feature_names})
         train_x = dd.from_delayed(xs, meta=meta, verify_meta=False)
         train_y = dd.from_delayed(ys, meta=pd.Series(dtype=np.int64, name="label"), verify_meta=False)
@@ -408,7 +417,7 @@ def fit_evaluate_dask(table: Any, config: Config, *, client: Any, truth: pd.Data
         found = pd.concat(cluster.gather(_labelled_dates), ignore_index=True)
         split = split_labelled(found, config, extract_date)
         say(f"split: {split.describe()}")
-        counts = {name: np.sum(cluster.gather(_count, dates=dates), axis=0)
+        counts = {name: cluster.counts(dates=dates).sum(axis=0)
                   for name, dates in (("train", split.train), ("validation", split.validation), ("test", split.test))}
         for name, (n, pos) in counts.items():
             if pos == 0:
@@ -520,7 +529,7 @@ def _refit(cluster: _Cluster, found: pd.DataFrame, split, params: dict[str, Any]
     share = config.model.refit_calibration_share
     dates = tuple(sorted(d for d in pd.to_datetime(found["as_of"]).unique() if split.train[0] <= d <= split.test[-1]))
     dates = tuple(pd.Timestamp(d) for d in dates)
-    fit_counts = np.sum(cluster.gather(_count, dates=dates, held_out=False, share=share), axis=0)
+    fit_counts = cluster.counts(dates=dates, held_out=False, share=share).sum(axis=0)
     booster = cluster.fit(params, rounds, feature_names, dates=dates, held_out=False, share=share)
     cal = cluster.frame(_scored, dates=dates, feature_names=feature_names, carry=carry, booster=booster,
                         num_iteration=None, held_out=True, share=share)
